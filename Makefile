@@ -1,0 +1,92 @@
+# The collections assistant. `make run` to try it, `make test` to check it. `make help` lists all.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VENV      := .venv
+RASA_VENV := .venv-rasa
+PY        := $(VENV)/bin/python
+RASA      := $(RASA_VENV)/bin/rasa
+FLASK     := $(VENV)/bin/flask --app webhook_app
+# pip prints a warning per package for this machine's optional local indexes; hide only those.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+STEP       = @printf '\n\033[1m==> %s\033[0m\n'
+
+RASA_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) \
+               $(wildcard nlu_components/*.py)
+
+.PHONY: help
+help: ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ---------------------------------------------------------------- set-up (idempotent)
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(STEP) "[setup 1/4] app environment $(VENV) (Python 3.11+: Flask, SQLAlchemy, rasa-sdk, tests)"
+	@test -x $(PY) || $$(scripts/find-python 3.11 3.12 3.13) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
+	@$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	@touch $@
+	@echo "    done: $$($(PY) --version)"
+
+$(RASA_VENV)/.installed: requirements-rasa.txt requirements-rasa-nodeps.txt
+	$(STEP) "[setup 2/4] Rasa environment $(RASA_VENV) (Python 3.10, rasa 3.6; takes about 2 minutes)"
+	@test -x $(RASA_VENV)/bin/python || $$(scripts/find-python 3.10) -m venv $(RASA_VENV)
+	@$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip wheel 2>&1 | $(QUIET_PIP)
+	@$(RASA_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt 2>&1 | $(QUIET_PIP)
+	@$(RASA_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-rasa-nodeps.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
+	@echo "    done: $$($(RASA) --version 2>/dev/null | head -1)"
+
+.PHONY: setup
+setup: $(VENV)/.installed $(RASA_VENV)/.installed ## create both environments (only what changed)
+
+models/.trained: $(RASA_VENV)/.installed $(RASA_INPUTS)
+	$(STEP) "[setup 3/4] training the assistant (data/, domain.yml or config.yml changed)"
+	@mkdir -p models
+	@start=$$(date +%s); \
+	  TF_CPP_MIN_LOG_LEVEL=3 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+	  $(RASA) train --fixed-model-name assistant --out models --quiet 2>&1 \
+	    | grep -vE "^(WARNING|  warnings.warn|.*DeprecationWarning|.*UserWarning)" || true; \
+	  test -f models/assistant.tar.gz; \
+	  echo "    trained in $$(( $$(date +%s) - start )) s: models/assistant.tar.gz ($$(du -h models/assistant.tar.gz | cut -f1))"
+	@touch $@
+
+.PHONY: train
+train: models/.trained ## train the Rasa model when its inputs changed
+
+.PHONY: db
+db: $(VENV)/.installed ## migrate the database and load the demo accounts and users
+	$(STEP) "[setup 4/4] database: migrations and demo data"
+	@$(FLASK) db upgrade
+	@$(FLASK) demo load
+
+# ---------------------------------------------------------------- run
+.PHONY: run
+run: setup train db ## set everything up, then start Rasa, the action server and the web app
+	@scripts/run.sh
+
+# ---------------------------------------------------------------- checks
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff (lint and format check)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+.PHONY: typecheck
+typecheck: $(VENV)/.installed ## mypy on bot/
+	@$(VENV)/bin/mypy
+
+.PHONY: test
+test: setup train ## set up, then run the whole test suite
+	$(STEP) "tests: app, services and web (pytest, $(VENV))"
+	@$(VENV)/bin/pytest
+	$(STEP) "tests: NLU components (pytest, $(RASA_VENV))"
+	@$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/nlu
+
+.PHONY: eval
+eval: $(RASA_VENV)/.installed ## measure the NLU on the held-out split (writes docs/nlu-eval.md)
+	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(RASA_VENV)/bin/python scripts/eval_nlu.py
+
+.PHONY: clean
+clean: ## remove trained models and local databases (keeps the environments)
+	rm -rf models var/*.db var/*.db-* .pytest_cache

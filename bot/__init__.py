@@ -1,0 +1,1 @@
+"""The collections assistant's core: models, services, gateway and web blueprints."""

@@ -1,0 +1,1 @@
+"""The pure business rules: no framework, no database, "now" always passed in."""

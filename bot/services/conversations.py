@@ -1,0 +1,54 @@
+"""Conversations: found or started for a sender, linked to an account, dated locally."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import Account, Conversation
+
+DEFAULT_ZONE = "America/New_York"
+
+
+def new_conversation_id() -> str:
+    return secrets.token_hex(16)
+
+
+def get_or_start(
+    session: Session,
+    conversation_id: str,
+    *,
+    channel: str,
+    address: str,
+    now: datetime,
+    account: Account | None = None,
+) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        conversation = Conversation(
+            id=conversation_id,
+            channel=channel,
+            address=address,
+            account_id=account.id if account else None,
+            started_at=now,
+            last_message_at=now,
+        )
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def account_for_phone(session: Session, phone: str) -> Account | None:
+    """The one account with this phone; None when none or several (then the person is asked)."""
+    rows = list(session.scalars(select(Account).where(Account.phone == phone).limit(2)))
+    return rows[0] if len(rows) == 1 else None
+
+
+def local_today(account: Account | None, now: datetime) -> date:
+    """The date where the debtor lives (their first zone), which is what "tomorrow" means."""
+    zones = account.zones if account else ()
+    return now.astimezone(ZoneInfo(zones[0] if zones else DEFAULT_ZONE)).date()

@@ -1,0 +1,66 @@
+"""The balance and why it is what it is (verified people only)."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import EventType
+
+from actions.common import BotAction, Turn
+from bot.domain.dates import format_date
+from bot.domain.money import format_money
+from bot.services.balances import itemization
+
+
+class ActionCheckBalance(BotAction):
+    requires_verification = True
+
+    def name(self) -> str:
+        return "action_check_balance"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        assert turn.account is not None
+        item = itemization(turn.session, turn.account, turn.today)
+        values = {
+            "creditor": turn.account.creditor,
+            "total": format_money(item.total_cents),
+            "as_of": format_date(item.as_of, turn.today),
+        }
+        if item.total_cents <= 0:
+            turn.say("utter_balance_zero", **values)
+            return []
+        turn.say("utter_balance", **values)
+        if item.disputed_cents:
+            turn.say("utter_balance_disputed", disputed=format_money(item.disputed_cents))
+        turn.say("utter_balance_next")
+        return []
+
+
+class ActionItemization(BotAction):
+    requires_verification = True
+
+    def name(self) -> str:
+        return "action_itemization"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        assert turn.account is not None
+        item = itemization(turn.session, turn.account, turn.today)
+        turn.say(
+            "utter_itemization",
+            total=format_money(item.total_cents),
+            principal=format_money(item.principal_cents),
+            interest=format_money(item.interest_cents),
+            fees=format_money(item.fees_cents),
+            payments=format_money(item.payments_cents),
+        )
+        if item.adjustments_cents:
+            turn.say(
+                "utter_itemization_adjustments", adjustments=format_money(item.adjustments_cents)
+            )
+        for line in item.charges:
+            turn.say(
+                "utter_charge_line",
+                posted_on=format_date(line.posted_on, turn.today),
+                description=line.description,
+                amount=format_money(line.amount_cents),
+            )
+        turn.say("utter_itemization_more")
+        return []

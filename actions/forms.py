@@ -1,0 +1,91 @@
+"""A base for our form validation actions: database work off the event loop, in one
+transaction, with the same Turn the other actions get."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from actions.common import Turn, open_conversation, settings
+from bot.db import session_scope, utcnow
+from bot.models import Account
+from bot.services.conversations import local_today
+
+T = TypeVar("T")
+
+
+class ServiceFormValidation(FormValidationAction, ABC):
+    """Subclasses name themselves `validate_<form>` and call `await self.with_turn(...)`."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def with_turn(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        fn: Callable[[Turn], T],
+    ) -> T:
+        return await asyncio.to_thread(self._with_turn_sync, dispatcher, tracker, fn)
+
+    @staticmethod
+    def _with_turn_sync(
+        dispatcher: CollectingDispatcher, tracker: Tracker, fn: Callable[[Turn], T]
+    ) -> T:
+        now = utcnow()
+        with session_scope(settings().database_url) as session:
+            conversation = open_conversation(session, tracker, now)
+            account = (
+                session.get(Account, conversation.account_id) if conversation.account_id else None
+            )
+            turn = Turn(
+                session=session,
+                dispatcher=dispatcher,
+                tracker=tracker,
+                conversation=conversation,
+                account=account,
+                now=now,
+                today=local_today(account, now),
+            )
+            return fn(turn)
+
+
+def requested(tracker: Tracker, slot: str) -> bool:
+    return tracker.get_slot("requested_slot") == slot
+
+
+def latest_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def yes_no(tracker: Tracker) -> bool | None:
+    """An answer to a YES/NO question: by intent, or by the plain words."""
+    intent = latest_intent(tracker)
+    text = latest_text(tracker).strip().lower().rstrip(".!")
+    if (
+        text in {"yes", "y", "yeah", "yep", "ok", "okay", "sure", "confirm", "si"}
+        or intent == "affirm"
+    ):
+        return True
+    if text in {"no", "n", "nope", "nah", "cancel"} or intent == "deny":
+        return False
+    return None
+
+
+#: Intents that mean "this is my answer" while a form asks: anything else unparseable is a
+#: digression (a question, an escalation) that the rules handle before the form goes on.
+ANSWER_INTENTS = frozenset({"inform", "nlu_fallback", "out_of_scope", "affirm", "deny"})
+
+
+def answering(tracker: Tracker) -> bool:
+    return latest_intent(tracker) in ANSWER_INTENTS

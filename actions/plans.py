@@ -1,0 +1,325 @@
+"""Payment plans and settlement: numbered options from the plan service, a choice in the
+debtor's own words, an explicit summary and YES before anything is recorded."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import BotAction, Turn, policy
+from actions.escalation import handoff_events
+from actions.flows import then
+from actions.forms import ServiceFormValidation, answering, latest_text, yes_no
+from bot.domain.dates import format_date, parse_frequency, parse_when
+from bot.domain.money import format_money, parse_amount
+from bot.domain.plans import (
+    PlanOption,
+    PolicyViolation,
+    check_settlement,
+    choose_option,
+    custom_option,
+    settlement_floor_cents,
+)
+from bot.services.errors import Conflict, OnHold
+from bot.services.handoff import HandoffReason
+from bot.services.plans import accept_plan, collectible_cents, ensure_collectible, plan_options
+
+FREQUENCY_WORDS = {
+    "once": "once",
+    "weekly": "a week",
+    "biweekly": "every 2 weeks",
+    "monthly": "a month",
+}
+VIOLATION_RESPONSES = {
+    "below_minimum": "utter_plan_below_minimum",
+    "too_long": "utter_plan_too_long",
+    "first_payment_too_late": "utter_plan_first_too_late",
+    "first_payment_in_past": "utter_plan_first_in_past",
+    "frequency_not_allowed": "utter_plan_frequency_not_allowed",
+}
+
+
+def describe_limit(limit: Any, today: date) -> str:
+    if isinstance(limit, date):
+        return format_date(limit, today)
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        return format_money(limit) if limit >= 100 else str(limit)
+    return str(limit)
+
+
+def option_to_slot(option: PlanOption) -> dict[str, Any]:
+    """What the slot keeps of an option: enough to rebuild it exactly at confirmation."""
+    return {
+        "key": option.key,
+        "kind": option.kind,
+        "frequency": option.frequency,
+        "per_payment_cents": option.per_payment_cents,
+        "count": option.count,
+        "first_due": option.first_due.isoformat(),
+        "total_cents": option.total_cents,
+        "balance_cents": option.balance_cents,
+    }
+
+
+def say_options(turn: Turn, options: list[PlanOption], *, hardship: bool) -> None:
+    balance = options[0].balance_cents
+    turn.say(
+        "utter_plan_intro_hardship" if hardship else "utter_plan_intro",
+        balance=format_money(balance),
+    )
+    for n, option in enumerate(options, start=1):
+        values = {
+            "n": n,
+            "amount": format_money(
+                option.per_payment_cents if option.count > 1 else option.total_cents
+            ),
+            "count": option.count,
+            "first_due": format_date(option.first_due, turn.today),
+            "discount": format_money(option.discount_cents),
+        }
+        if option.kind == "settlement":
+            turn.say("utter_plan_option_settlement", **values)
+        elif option.count == 1:
+            turn.say("utter_plan_option_full", **values)
+        else:
+            turn.say(f"utter_plan_option_{option.frequency}", **values)
+
+
+def rebuild(turn: Turn, choice: dict[str, Any]) -> PlanOption:
+    """The option the debtor chose, recomputed from today's balance and policy."""
+    assert turn.account is not None
+    offered = {
+        o.key: o
+        for o in plan_options(turn.session, turn.account, today=turn.today, policy=policy())
+    }
+    if choice["key"] in offered:
+        return offered[choice["key"]]
+    balance = collectible_cents(turn.session, turn.account, turn.today)
+    if choice["kind"] == "settlement":
+        return check_settlement(
+            balance, choice["total_cents"], turn.account.delinquent_since, turn.today, policy()
+        )
+    return custom_option(
+        balance,
+        turn.today,
+        policy(),
+        amount_cents=choice["per_payment_cents"],
+        frequency=choice["frequency"],
+        first_due=date.fromisoformat(choice["first_due"]),
+    )
+
+
+class ActionOfferPlans(BotAction):
+    requires_verification = True
+
+    def name(self) -> str:
+        return "action_offer_plans"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        assert turn.account is not None
+        try:
+            options = plan_options(turn.session, turn.account, today=turn.today, policy=policy())
+        except OnHold:
+            turn.say("utter_on_hold")
+            return []
+        if not options:
+            turn.say("utter_plan_nothing_due")
+            return []
+        hardship = any(o.kind == "hardship" for o in options)
+        say_options(turn, options, hardship=hardship)
+        return [
+            SlotSet("plan_offer", [option_to_slot(o) for o in options]),
+            SlotSet("plan_choice", None),
+            SlotSet("plan_confirm", None),
+            then("plan_form"),
+        ]
+
+
+class ValidatePlanForm(ServiceFormValidation):
+    def name(self) -> str:
+        return "validate_plan_form"
+
+    async def extract_plan_choice(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "plan_choice":
+            return {}
+        text = latest_text(tracker)
+
+        def choose(turn: Turn) -> dict[str, Any] | str | None:
+            assert turn.account is not None
+            options = plan_options(turn.session, turn.account, today=turn.today, policy=policy())
+            picked = choose_option(text, options)
+            if picked is not None:
+                return option_to_slot(picked)
+            amount = parse_amount(text)
+            frequency = parse_frequency(text)
+            when = parse_when(text, turn.today)
+            if amount is None and frequency is None and when is None:
+                return None
+            balance = collectible_cents(turn.session, turn.account, turn.today)
+            try:
+                return option_to_slot(
+                    custom_option(
+                        balance,
+                        turn.today,
+                        policy(),
+                        amount_cents=amount
+                        or options[1 if len(options) > 1 else 0].per_payment_cents,
+                        frequency=frequency[0] if frequency else "monthly",
+                        first_due=when,
+                    )
+                )
+            except PolicyViolation as exc:
+                turn.say(
+                    VIOLATION_RESPONSES.get(exc.code, "utter_plan_choice_not_understood"),
+                    limit=describe_limit(exc.limit, turn.today),
+                )
+                return "refused"
+
+        result = await self.with_turn(dispatcher, tracker, choose)
+        if isinstance(result, dict):
+            return {"plan_choice": result}
+        if result == "refused":
+            return {"plan_choice": "?refused"}
+        return {"plan_choice": "?"} if answering(tracker) else {}
+
+    async def validate_plan_choice(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            if value == "?":
+                dispatcher.utter_message(response="utter_plan_choice_not_understood")
+            return {"plan_choice": None}
+        return {"plan_choice": value}
+
+    async def extract_plan_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "plan_confirm":
+            return {}
+        answer = yes_no(tracker)
+        return {} if answer is None else {"plan_confirm": answer}
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        # The summary is shown once a choice is made, right before asking to confirm.
+        return domain_slots
+
+
+class ActionAcceptPlan(BotAction):
+    requires_verification = True
+
+    def name(self) -> str:
+        return "action_accept_plan"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        assert turn.account is not None
+        choice = turn.tracker.get_slot("plan_choice")
+        reset = [SlotSet("plan_choice", None), SlotSet("plan_confirm", None)]
+        if not turn.tracker.get_slot("plan_confirm") or not isinstance(choice, dict):
+            turn.say("utter_plan_not_recorded")
+            return [*reset, then("plan_form")]
+        try:
+            option = rebuild(turn, choice)
+            plan = accept_plan(
+                turn.session,
+                turn.account,
+                option,
+                today=turn.today,
+                now=turn.now,
+                actor="bot",
+                conversation_id=turn.conversation.id,
+            )
+        except OnHold:
+            turn.say("utter_on_hold")
+            return reset
+        except (Conflict, PolicyViolation):
+            turn.say("utter_plan_changed_balance")
+            return [*reset, then("action_offer_plans")]
+        first = plan.installments[0]
+        turn.say(
+            "utter_plan_recorded",
+            amount=format_money(first.amount_cents),
+            first_due=format_date(first.due_on, turn.today),
+        )
+        return [*reset, SlotSet("plan_offer", None)]
+
+
+class ActionAskPlanConfirm(BotAction):
+    """Asked by the form for `plan_confirm`: the explicit summary of what will be recorded."""
+
+    def name(self) -> str:
+        return "action_ask_plan_confirm"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        choice = turn.tracker.get_slot("plan_choice")
+        if not isinstance(choice, dict):
+            return []
+        option = rebuild(turn, choice)
+        turn.say(
+            "utter_plan_summary",
+            amount=format_money(
+                option.per_payment_cents if option.count > 1 else option.total_cents
+            ),
+            frequency_words=FREQUENCY_WORDS[option.frequency] if option.count > 1 else "once",
+            count=option.count,
+            first_due=format_date(option.first_due, turn.today),
+            last_due=format_date(option.last_due, turn.today),
+            total=format_money(option.total_cents),
+        )
+        return []
+
+
+class ActionSettlement(BotAction):
+    requires_verification = True
+
+    def name(self) -> str:
+        return "action_settlement"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        assert turn.account is not None
+        try:
+            ensure_collectible(turn.session, turn.account)
+        except OnHold:
+            turn.say("utter_on_hold")
+            return []
+        balance = collectible_cents(turn.session, turn.account, turn.today)
+        floor = settlement_floor_cents(balance, turn.account.delinquent_since, turn.today, policy())
+        if floor is None:
+            turn.say("utter_settlement_unavailable")
+            return [then("action_offer_plans")]
+        offered = parse_amount(turn.text) if turn.entity("amount") else None
+        if offered is not None and offered < floor:
+            turn.say("utter_settlement_below_floor")
+            return handoff_events(turn, HandoffReason.SETTLEMENT, say=False)
+        option = check_settlement(
+            balance,
+            max(offered or floor, floor),
+            turn.account.delinquent_since,
+            turn.today,
+            policy(),
+        )
+        turn.say(
+            "utter_settlement_offer",
+            balance=format_money(balance),
+            amount=format_money(option.total_cents),
+            first_due=format_date(option.last_due, turn.today),
+            discount=format_money(option.discount_cents),
+        )
+        return [
+            SlotSet("plan_offer", [option_to_slot(option)]),
+            SlotSet("plan_choice", option_to_slot(option)),
+            SlotSet("plan_confirm", None),
+            then("plan_form"),
+        ]

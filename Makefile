@@ -41,15 +41,35 @@ $(RASA_VENV)/.installed: requirements-rasa.txt requirements-rasa-nodeps.txt
 .PHONY: setup
 setup: $(VENV)/.installed $(RASA_VENV)/.installed ## create both environments (only what changed)
 
+# Test tools that are not Python packages: Debian's Chromium (driven by Playwright with
+# executable_path; never `playwright install`) and Prism, which mocks Twilio's REST API from
+# Twilio's own OpenAPI file in ../shared/vendor/twilio-oai.
+CHROMIUM := /usr/bin/chromium
+PRISM    := .cache/prism/node_modules/.bin/prism
+
+$(CHROMIUM):
+	$(STEP) "[test tools] Chromium from Debian's packages (for the browser tests)"
+	@command -v apt-get >/dev/null || { echo "error: install chromium (Debian package) at $(CHROMIUM)"; exit 1; }
+	@apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	@echo "    done: $$($(CHROMIUM) --version 2>/dev/null | head -1)"
+
+$(PRISM):
+	$(STEP) "[test tools] Prism 5 (mock of Twilio's REST API from its OpenAPI file)"
+	@command -v npm >/dev/null || { echo "error: install Node.js and npm for Prism"; exit 1; }
+	@mkdir -p .cache/prism && npm install --silent --no-audit --no-fund --prefix .cache/prism @stoplight/prism-cli@5 >/dev/null
+	@echo "    done: prism $$($(PRISM) --version)"
+
+.PHONY: test-tools
+test-tools: $(CHROMIUM) $(PRISM) ## Chromium and Prism for the browser and Twilio tests
+
 models/.trained: $(RASA_VENV)/.installed $(RASA_INPUTS)
-	$(STEP) "[setup 3/4] training the assistant (data/, domain.yml or config.yml changed)"
-	@mkdir -p models
+	$(STEP) "[setup 3/4] training the assistant (data/, domain.yml or config.yml changed; 1-3 minutes)"
+	@mkdir -p models var/log
 	@start=$$(date +%s); \
-	  TF_CPP_MIN_LOG_LEVEL=3 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-	  $(RASA) train --fixed-model-name assistant --out models --quiet 2>&1 \
-	    | grep -vE "^(WARNING|  warnings.warn|.*DeprecationWarning|.*UserWarning)" || true; \
-	  test -f models/assistant.tar.gz; \
-	  echo "    trained in $$(( $$(date +%s) - start )) s: models/assistant.tar.gz ($$(du -h models/assistant.tar.gz | cut -f1))"
+	  if ! TF_CPP_MIN_LOG_LEVEL=3 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONWARNINGS=ignore \
+	      $(RASA) train --fixed-model-name assistant --out models >var/log/train.log 2>&1; then \
+	    tail -40 var/log/train.log; echo "training failed: var/log/train.log"; exit 1; fi; \
+	  echo "    trained in $$(( $$(date +%s) - start )) s: models/assistant.tar.gz ($$(du -h models/assistant.tar.gz | cut -f1)); log: var/log/train.log"
 	@touch $@
 
 .PHONY: train
@@ -77,11 +97,20 @@ typecheck: $(VENV)/.installed ## mypy on bot/
 	@$(VENV)/bin/mypy
 
 .PHONY: test
-test: setup train ## set up, then run the whole test suite
-	$(STEP) "tests: app, services and web (pytest, $(VENV))"
-	@$(VENV)/bin/pytest
+test: setup train test-tools ## set up, then run the whole test suite
+	$(STEP) "tests: domain, services, gateway, web, real Rasa end to end, browser (pytest, $(VENV))"
+	@REQUIRE_E2E=1 REQUIRE_BROWSER=1 REQUIRE_PRISM=1 $(VENV)/bin/pytest
 	$(STEP) "tests: NLU components (pytest, $(RASA_VENV))"
 	@$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/nlu
+	$(STEP) "tests: rasa data validate, and the test stories of every flow (rasa test core)"
+	@TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore $(RASA) data validate >var/log/validate.log 2>&1 \
+	  || { tail -30 var/log/validate.log; exit 1; }
+	@echo "    rasa data validate: ok"
+	@TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore PYTHONPATH=. $(RASA) test core \
+	  --model models/assistant.tar.gz --stories tests/stories --out var/story-results \
+	  --fail-on-prediction-errors >var/log/stories.log 2>&1 \
+	  || { grep -iE "correct|failed|error" var/log/stories.log | tail -20; exit 1; }
+	@grep -E "Correct:" var/log/stories.log | sed 's/.*Correct:/    stories and actions correct:/' 
 
 .PHONY: eval
 eval: $(RASA_VENV)/.installed ## measure the NLU on the held-out split (writes docs/nlu-eval.md)

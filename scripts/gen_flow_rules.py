@@ -44,6 +44,8 @@ def render() -> str:
             ]
             if target in FORMS:
                 lines.append(f"      - active_loop: {target}")
+            else:
+                lines += _followup_null(target)
             parts.append("\n".join(lines) + "\n\n")
     for form in FORMS:
         for intent, action in DIGRESSIONS:

@@ -139,5 +139,7 @@ def demo_load() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (db_cli, accounts_cli, users_cli, demo_cli):
+    from bot.cli_outbox import outbox_cli
+
+    for group in (db_cli, accounts_cli, users_cli, demo_cli, outbox_cli):
         app.cli.add_command(group)

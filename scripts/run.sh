@@ -27,7 +27,8 @@ stop() {
 trap stop INT TERM EXIT
 
 echo "starting the action server on :$ACTIONS_PORT (log: var/log/actions.log)"
-.venv/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >var/log/actions.log 2>&1 &
+SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" \
+  >var/log/actions.log 2>&1 &
 pids+=($!)
 
 echo "starting the Rasa server on :$RASA_PORT (about 40 s; log: var/log/rasa.log)"
@@ -39,6 +40,10 @@ pids+=($!)
 
 echo "starting the web app on :$WEB_PORT (log: var/log/web.log)"
 .venv/bin/flask --app webhook_app run --host 127.0.0.1 --port "$WEB_PORT" >var/log/web.log 2>&1 &
+pids+=($!)
+
+echo "starting the outbox worker (log: var/log/outbox.log)"
+.venv/bin/flask --app webhook_app outbox run >var/log/outbox.log 2>&1 &
 pids+=($!)
 
 printf "waiting for everything to answer"
@@ -57,8 +62,6 @@ cat <<MSG
   Ready.
     web chat            http://127.0.0.1:$WEB_PORT/chat
     SMS simulator       http://127.0.0.1:$WEB_PORT/dev/sms
-    agent console       http://127.0.0.1:$WEB_PORT/agent       (agent@demo.test / demo-password)
-    compliance review   http://127.0.0.1:$WEB_PORT/compliance  (compliance@demo.test / demo-password)
     health              http://127.0.0.1:$WEB_PORT/readyz
     Rasa                $RASA_URL     action server $ACTION_SERVER_URL
   Demo accounts to verify as: see README.md. Ctrl-C stops everything.

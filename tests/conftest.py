@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import upgrade_database
@@ -120,6 +120,16 @@ def make_conversation(
         "account_id": account.id if account else None,
     }
     values.update(overrides)
+    if values.get("status", "bot") != "closed":  # one open conversation per address
+        session.execute(
+            update(Conversation)
+            .where(
+                Conversation.channel == values["channel"],
+                Conversation.address == values["address"],
+                Conversation.status != "closed",
+            )
+            .values(status="closed")
+        )
     conversation = Conversation(**values)
     session.add(conversation)
     session.flush()

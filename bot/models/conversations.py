@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, utcnow
@@ -14,6 +14,17 @@ from bot.models.types import UTCDateTime
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    __table_args__ = (
+        # One open conversation per address and channel: texts sent together share it.
+        Index(
+            "uq_conversations_open_address",
+            "channel",
+            "address",
+            unique=True,
+            sqlite_where=text("status != 'closed'"),
+            postgresql_where=text("status != 'closed'"),
+        ),
+    )
 
     # A random hex id: the Rasa sender id, and the web chat's handle. Not guessable.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

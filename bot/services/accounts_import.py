@@ -238,14 +238,14 @@ def import_accounts(
         seen: set[tuple[Any, ...]] = set()
         for values in charge_rows:
             account_id = ids[values.pop("account_ref")]
-            key = (
+            natural_key = (
                 account_id,
                 values["posted_on"],
                 values["kind"],
                 values["amount_cents"],
                 values["description"],
             )
-            if key in seen or session.scalar(
+            if natural_key in seen or session.scalar(
                 select(Charge.id).where(
                     Charge.account_id == account_id,
                     Charge.posted_on == values["posted_on"],
@@ -256,7 +256,7 @@ def import_accounts(
             ):
                 report.charges_existing += 1
                 continue
-            seen.add(key)
+            seen.add(natural_key)
             session.add(Charge(account_id=account_id, **values))
             report.charges_added += 1
         session.flush()

@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.models import Account, Conversation
@@ -29,6 +29,16 @@ def get_or_start(
 ) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
+        # One open conversation per address: a new one supersedes (closes) the old.
+        session.execute(
+            update(Conversation)
+            .where(
+                Conversation.channel == channel,
+                Conversation.address == address,
+                Conversation.status != "closed",
+            )
+            .values(status="closed")
+        )
         conversation = Conversation(
             id=conversation_id,
             channel=channel,

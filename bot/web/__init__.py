@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
+
+
+def _dev_twilio_token(settings: Settings) -> str | None:
+    """In development without TWILIO_AUTH_TOKEN, a local token (var/dev_twilio_token, 0600)
+    lets the SMS simulator sign requests exactly as Twilio does. Never in production."""
+    if settings.twilio_auth_token:
+        return settings.twilio_auth_token
+    if settings.environment != "development":
+        return None
+    path = Path(settings.var_dir) / "dev_twilio_token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(16))
+    return path.read_text().strip()
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -18,11 +38,27 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=256 * 1024,
     )
+    # Behind one proxy (load balancer): trust its X-Forwarded-Proto/Host for url building
+    # and for the URL Twilio signed.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.extensions["settings"] = settings
+    app.extensions["twilio_token"] = _dev_twilio_token(settings)
 
     from bot import cli
-    from bot.web import health
+    from bot.db import session_factory
+    from bot.gateway.pipeline import Gateway
+    from bot.web import health, sms
 
+    app.extensions["gateway"] = Gateway(settings, session_factory(settings.database_url))
     app.register_blueprint(health.bp)
+    app.register_blueprint(sms.bp)
+    from bot.web import chat, pay
+
+    app.register_blueprint(chat.bp)
+    app.register_blueprint(pay.bp)
+    if settings.environment == "development":
+        from bot.web import dev
+
+        app.register_blueprint(dev.bp)
     cli.register(app)
     return app

@@ -1,0 +1,432 @@
+"""One inbound message, in order (DESIGN.md): store once, redact, keywords and opt-outs,
+safety net, handoff routing, Rasa with a deadline, outbound rules. SMS and web chat share it
+from redaction on; the Flask routes only parse the request and render the outcome."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import requests
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.db import utcnow
+from bot.domain.contact import Channel, HoldReason, Kind, Purpose
+from bot.domain.keywords import Keyword, is_plain_language_opt_out, keyword
+from bot.domain.redaction import redact
+from bot.gateway import safety
+from bot.gateway.outbound import compose
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.models import Account, Conversation, Message
+from bot.services.cases import hold_for_escalation
+from bot.services.consent import ConsentAction, contact_decision, is_opted_out, record_consent
+from bot.services.conversations import account_for_phone, new_conversation_id
+from bot.services.handoff import HandoffReason, open_handoff, request_handoff
+from bot.wording import render
+
+log = logging.getLogger(__name__)
+
+#: A conversation with no message for this long is over; the next message starts a new one.
+CONVERSATION_IDLE = timedelta(hours=24)
+#: A turn still unfinished after this long died with its process: a retry takes it over.
+STALE_TURN = timedelta(seconds=30)
+
+SAFETY_RESPONSES = {
+    HandoffReason.DISTRESS: "utter_distress",
+    HandoffReason.ATTORNEY: "utter_attorney",
+    HandoffReason.BANKRUPTCY: "utter_bankruptcy",
+    HandoffReason.DECEASED: "utter_deceased",
+    HandoffReason.HUMAN_REQUEST: "utter_handoff_human",
+}
+SAFETY_HOLDS = {
+    HandoffReason.DISTRESS: HoldReason.DISTRESS,
+    HandoffReason.ATTORNEY: HoldReason.ATTORNEY,
+    HandoffReason.BANKRUPTCY: HoldReason.BANKRUPTCY,
+    HandoffReason.DECEASED: HoldReason.DECEASED,
+}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "sms" | "web"
+    address: str  # E.164 phone, or the web chat's session key
+    text: str
+    provider_sid: str | None = None  # Twilio's MessageSid
+    conversation_id: str | None = None  # web chat: the conversation of this browser
+
+
+@dataclass
+class Outcome:
+    conversation_id: str
+    message_id: int
+    replies: list[str] = field(default_factory=list)  # bodies to answer with now
+    duplicate: bool = False
+    route: str = "bot"  # bot | keyword | safety | agent | silent | holding | late
+
+
+class Gateway:
+    """The pipeline. One per app; thread-safe (a session per call)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        rasa: RasaClient | None = None,
+        *,
+        deadline: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.rasa = rasa or RasaClient(settings.rasa_url)
+        self.deadline = deadline
+        self._late = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rasa-late")
+
+    # ------------------------------------------------------------------ entry point
+    def handle(self, inbound: Inbound) -> Outcome:
+        now = utcnow()
+        # NUL cannot be stored in PostgreSQL text; nothing a person types needs it.
+        text = redact(inbound.text.replace("\x00", "")[:5000]).text
+        stored = self._store_inbound(inbound, text, now)
+        if stored.duplicate:
+            return stored
+        try:
+            outcome = self._process(stored, text, now)
+        except Exception:
+            # The turn failed before it finished: a retry of this MessageSid redoes it.
+            with self.sessions.begin() as session:
+                session.execute(
+                    update(Message).where(Message.id == stored.message_id).values(status="failed")
+                )
+            raise
+        with self.sessions.begin() as session:  # the turn is done: a retry gets its answer
+            session.execute(
+                update(Message)
+                .where(Message.id == stored.message_id)
+                .values(status="processed", status_updated_at=utcnow())
+            )
+        return outcome
+
+    def _process(self, stored: Outcome, text: str, now: datetime) -> Outcome:
+        with self.sessions.begin() as session:
+            conversation = session.get(Conversation, stored.conversation_id)
+            assert conversation is not None
+            route, replies = self._route(session, conversation, text, now)
+            # Keyword answers and safety replies (crisis resources, acknowledgements) are
+            # what the rules still allow after an opt-out or an attorney hold.
+            bodies = self._record_replies(
+                session, conversation, stored.message_id, replies, now, purpose=Purpose.COMPLIANCE
+            )
+        if route == "rasa":
+            return self._ask_rasa(stored, conversation, text)
+        stored.route, stored.replies = route, bodies
+        return stored
+
+    # ------------------------------------------------------------------ steps
+    def _store_inbound(self, inbound: Inbound, text: str, now: datetime) -> Outcome:
+        """Insert the message keyed by its provider id. A retry finds the first one and gets
+        the same answer: the unique indexes decide, not a check-then-write (one on MessageSid,
+        one on the open conversation of an address, so texts sent together share one)."""
+        for _ in range(3):
+            try:
+                with self.sessions.begin() as session:
+                    conversation = self._conversation(session, inbound, now)
+                    message = Message(
+                        conversation_id=conversation.id,
+                        direction="in",
+                        sender="debtor",
+                        channel=inbound.channel,
+                        text=text,
+                        provider_sid=inbound.provider_sid,
+                        status="received",
+                        created_at=now,
+                        status_updated_at=now,
+                    )
+                    session.add(message)
+                    conversation.last_message_at = now
+                    session.flush()
+                    return Outcome(conversation_id=conversation.id, message_id=message.id)
+            except IntegrityError:
+                if inbound.provider_sid is not None:
+                    duplicate = self._duplicate(inbound.provider_sid, now)
+                    if duplicate is not None:
+                        return duplicate
+                # else: another request opened this address's conversation first: use it
+        raise RuntimeError("could not store the inbound message")
+
+    def _duplicate(self, provider_sid: str, now: datetime) -> Outcome | None:
+        """A retried MessageSid: the answer already given (only what was actually sent), or,
+        when the first attempt died mid-turn, the turn itself, taken over atomically."""
+        with self.sessions.begin() as session:
+            first = session.scalar(select(Message).where(Message.provider_sid == provider_sid))
+            if first is None:
+                return None
+            if first.status in ("received", "failed"):
+                unfinished = or_(
+                    Message.status == "failed",
+                    and_(
+                        Message.status == "received", Message.status_updated_at < now - STALE_TURN
+                    ),
+                )
+                taken = session.execute(
+                    update(Message)
+                    .where(Message.id == first.id, unfinished)
+                    .values(status="received", status_updated_at=now)
+                )
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    return Outcome(conversation_id=first.conversation_id, message_id=first.id)
+            replies = session.scalars(
+                select(Message.text)
+                .where(Message.reply_to_id == first.id, Message.status.in_(("sent", "delivered")))
+                .order_by(Message.id)
+            ).all()
+            return Outcome(
+                conversation_id=first.conversation_id,
+                message_id=first.id,
+                replies=list(replies),
+                duplicate=True,
+                route="duplicate",
+            )
+
+    def _conversation(self, session: Session, inbound: Inbound, now: datetime) -> Conversation:
+        if inbound.conversation_id:
+            found = session.get(Conversation, inbound.conversation_id)
+            if found is not None and found.status != "closed":
+                return found
+        else:
+            found = session.scalar(
+                select(Conversation)
+                .where(
+                    Conversation.channel == inbound.channel,
+                    Conversation.address == inbound.address,
+                    Conversation.status != "closed",
+                )
+                .order_by(Conversation.last_message_at.desc())
+                .limit(1)
+            )
+            if found is not None:
+                if now - found.last_message_at < CONVERSATION_IDLE:
+                    return found
+                found.status = "closed"  # over; one open conversation per address
+                session.flush()
+        account = account_for_phone(session, inbound.address) if inbound.channel == "sms" else None
+        conversation = Conversation(
+            id=inbound.conversation_id or new_conversation_id(),
+            channel=inbound.channel,
+            address=inbound.address,
+            account_id=account.id if account else None,
+            started_at=now,
+            last_message_at=now,
+        )
+        session.add(conversation)
+        session.flush()
+        return conversation
+
+    def _values(self) -> dict[str, str]:
+        return {
+            "company_name": self.settings.company_name,
+            "support_phone": self.settings.support_phone,
+        }
+
+    def _route(
+        self, session: Session, conversation: Conversation, text: str, now: datetime
+    ) -> tuple[str, list[str]]:
+        """Keywords, opt-outs and the safety net, decided here; otherwise "rasa"."""
+        sms = conversation.channel == "sms"
+        word = keyword(text)
+        if sms and (word is Keyword.STOP or is_plain_language_opt_out(text)):
+            return "keyword", self._opt_out(session, conversation, now)
+        if sms and word is Keyword.START:
+            record_consent(
+                session, conversation.address, Channel.SMS, ConsentAction.OPT_IN,
+                source="keyword", account_id=conversation.account_id,
+                conversation_id=conversation.id, now=now,
+            )  # fmt: skip
+            return "keyword", [render("utter_opted_in", **self._values())]
+        if sms and word is Keyword.HELP:
+            return "keyword", [render("utter_help_keyword", **self._values())]
+        hit = safety.check(text)  # before the opt-out silence: distress is never ignored
+        if hit is not None:
+            return "safety", self._escalate(session, conversation, hit.reason, hit.matched, now)
+        if sms and is_opted_out(session, conversation.address, Channel.SMS):
+            return "silent", []  # opted out: stored, nothing sent (rule 10)
+        if conversation.status == "handoff" or open_handoff(session, conversation.id):
+            return "agent", []  # the agent sees it in the console; the bot stays silent
+        return "rasa", []
+
+    def _opt_out(self, session: Session, conversation: Conversation, now: datetime) -> list[str]:
+        if is_opted_out(session, conversation.address, Channel.SMS):
+            return []  # at most one confirmation (rule 10)
+        record_consent(
+            session, conversation.address, Channel.SMS, ConsentAction.OPT_OUT,
+            source="keyword", account_id=conversation.account_id,
+            conversation_id=conversation.id, now=now,
+        )  # fmt: skip
+        return [render("utter_opt_out_confirmed", **self._values())]
+
+    def _escalate(
+        self,
+        session: Session,
+        conversation: Conversation,
+        reason: HandoffReason,
+        matched: str,
+        now: datetime,
+    ) -> list[str]:
+        already = open_handoff(session, conversation.id) is not None
+        account = session.get(Account, conversation.account_id) if conversation.account_id else None
+        if account is not None and reason in SAFETY_HOLDS:
+            hold_for_escalation(
+                session, account, SAFETY_HOLDS[reason], actor="system",
+                conversation_id=conversation.id,
+            )  # fmt: skip
+        request_handoff(
+            session,
+            conversation,
+            reason,
+            now=now,
+            actor="system",
+            detail=f"safety net: {matched!r}",
+        )
+        self._pause_rasa(conversation.id)
+        if reason is HandoffReason.DISTRESS:
+            return [render(SAFETY_RESPONSES[reason], **self._values())]  # always (rule 16)
+        if already or (
+            conversation.channel == "sms"
+            and is_opted_out(session, conversation.address, Channel.SMS)
+        ):
+            return []  # a person is already on it, or the number opted out: no reply
+        return [render(SAFETY_RESPONSES[reason], **self._values())]
+
+    def _pause_rasa(self, conversation_id: str) -> None:
+        try:
+            self.rasa.pause(conversation_id, timeout=2)
+        except RasaUnavailable as exc:  # the gateway routes to the agent regardless
+            log.warning("could not pause Rasa tracker %s: %s", conversation_id, exc)
+
+    def _ask_rasa(self, stored: Outcome, conversation: Conversation, text: str) -> Outcome:
+        metadata = {"channel": conversation.channel, "address": conversation.address}
+        future = self._late.submit(
+            self.rasa.send, conversation.id, text, metadata=metadata, timeout=60
+        )
+        try:
+            replies = future.result(timeout=self.deadline)
+        except FutureTimeout:
+            future.add_done_callback(
+                lambda f: self._deliver_late(stored.conversation_id, stored.message_id, f)
+            )
+            stored.route = "late"
+            return stored
+        except (RasaUnavailable, requests.RequestException) as exc:
+            log.error("Rasa unavailable for %s: %s", conversation.id, exc)
+            return self._holding(stored)
+        with self.sessions.begin() as session:
+            fresh = session.get(Conversation, stored.conversation_id)
+            assert fresh is not None
+            stored.replies = self._record_replies(
+                session, fresh, stored.message_id, replies, utcnow()
+            )
+        stored.route = "bot"
+        return stored
+
+    def _holding(self, stored: Outcome) -> Outcome:
+        """Rasa or the action server is down: one honest holding reply, and a person."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            conversation = session.get(Conversation, stored.conversation_id)
+            assert conversation is not None
+            first_time = open_handoff(session, conversation.id) is None
+            request_handoff(session, conversation, HandoffReason.FAILURE, now=now, actor="system")
+            replies = [render("utter_holding")] if first_time else []
+            stored.replies = self._record_replies(
+                session, conversation, stored.message_id, replies, now
+            )
+        stored.route = "holding"
+        return stored
+
+    def _deliver_late(self, conversation_id: str, message_id: int, future) -> None:  # type: ignore[no-untyped-def]
+        """Rasa answered after the deadline: the replies go out through the outbox."""
+        try:
+            replies = future.result()
+        except Exception as exc:  # any failure: a person takes over
+            log.error("late Rasa reply failed for %s: %s", conversation_id, exc)
+            self._holding(Outcome(conversation_id=conversation_id, message_id=message_id))
+            return
+        with self.sessions.begin() as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is not None:
+                self._record_replies(
+                    session, conversation, message_id, replies, utcnow(), queue=True
+                )
+
+    # ------------------------------------------------------------------ outbound
+    def _record_replies(
+        self,
+        session: Session,
+        conversation: Conversation,
+        reply_to_id: int,
+        replies: list[str],
+        now: datetime,
+        *,
+        queue: bool = False,
+        purpose: Purpose = Purpose.GENERAL,
+    ) -> list[str]:
+        """Apply the outbound rules and store what goes out, linked to the message it
+        answers. `queue`: sent later by the outbox worker instead of in this response."""
+        if not replies:
+            return []
+        first = (
+            session.scalar(
+                select(Message.id)
+                .where(Message.conversation_id == conversation.id, Message.direction == "out")
+                .limit(1)
+            )
+            is None
+        )
+        opt_out_line = (
+            render("utter_opt_out_line")
+            if first and conversation.channel == "sms" and purpose is Purpose.GENERAL
+            else None
+        )
+        account = session.get(Account, conversation.account_id) if conversation.account_id else None
+        bodies = compose(replies, opt_out_line=opt_out_line)
+        sent: list[str] = []
+        for body in bodies:
+            decision = contact_decision(
+                session,
+                address=conversation.address,
+                channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+                kind=Kind.REPLY,
+                purpose=purpose,
+                now=now,
+                account=account,
+            )
+            status = (
+                "queued" if queue else ("sent" if conversation.channel == "sms" else "delivered")
+            )
+            if not decision.allowed:
+                status = "blocked"
+            session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    direction="out",
+                    sender="bot",
+                    channel=conversation.channel,
+                    text=body,
+                    status=status,
+                    purpose=purpose.value,
+                    reply_to_id=reply_to_id,
+                    error=None if decision.allowed else f"contact rules: {decision.reason}",
+                    created_at=now,
+                    sent_at=now if status in ("sent", "delivered") else None,
+                    next_attempt_at=now if queue else None,
+                )
+            )
+            if decision.allowed and not queue:
+                sent.append(body)
+        session.flush()
+        return sent

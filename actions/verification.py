@@ -16,6 +16,7 @@ from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_text, requested
 from bot.domain.dates import parse_dob
 from bot.domain.verification import Answers, Outcome, parse_ssn_last4, parse_zip
+from bot.services.errors import NotFound, VerificationLocked
 from bot.services.verification import attempt, find_account
 
 _KEYWORDS_SECOND = ("ssn", "social", "zip", "last 4", "last four", "postal")
@@ -123,7 +124,11 @@ class ActionVerifyIdentity(BotAction):
             zip=second if len(second) == 5 else None,
             ssn_last4=second if len(second) == 4 else None,
         )
-        result = attempt(turn.session, turn.conversation, answers, now=turn.now)
+        try:
+            result = attempt(turn.session, turn.conversation, answers, now=turn.now)
+        except (VerificationLocked, NotFound):  # locked meanwhile, or no account to check
+            turn.say("utter_verification_locked", support_phone=settings().support_phone)
+            return [SlotSet("verify_dob", None), SlotSet("verify_second", None)]
         cleared = [SlotSet("verify_dob", None), SlotSet("verify_second", None)]
         if result.outcome is Outcome.VERIFIED and turn.account is not None:
             turn.say("utter_verified", first_name=turn.account.first_name)

@@ -1,0 +1,90 @@
+"""action_check_balance and the verification gate every debt action sits behind."""
+
+from __future__ import annotations
+
+from actions.balance import ActionCheckBalance
+from bot.domain.dates import format_date
+from tests.actions.conftest import GATE_CLEARED, NEXT_NONE, responses, slot
+
+
+def test_unverified_balance_request_asks_to_verify_first_and_shows_no_balance(
+    conversation, make_tracker, run_action
+):
+    tracker = make_tracker(conversation, text="what do i owe", intent="check_balance")
+
+    events, dispatcher = run_action(ActionCheckBalance(), tracker)
+
+    assert events == [
+        NEXT_NONE,
+        slot("pending_action", "action_check_balance"),
+        slot("pending_request", {"text": "what do i owe", "entities": {}}),
+        slot("followup", "verify_form"),
+    ]
+    assert responses(dispatcher) == ["utter_verify_first"]
+    assert all("total" not in m for m in dispatcher.messages)
+
+
+def test_unverified_request_keeps_its_entities_for_after_verification(
+    conversation, make_tracker, run_action
+):
+    tracker = make_tracker(
+        conversation,
+        text="balance on acc-100234",
+        intent="check_balance",
+        entities=[{"entity": "account_ref", "value": "ACC-100234"}],
+    )
+
+    events, _ = run_action(ActionCheckBalance(), tracker)
+
+    assert (
+        slot(
+            "pending_request",
+            {"text": "balance on acc-100234", "entities": {"account_ref": "ACC-100234"}},
+        )
+        in events
+    )
+
+
+def test_verified_balance_shows_demo_total_creditor_and_date(
+    verified, demo_account, debtor_today, make_tracker, run_action
+):
+    tracker = make_tracker(verified, text="what do i owe", intent="check_balance")
+
+    events, dispatcher = run_action(ActionCheckBalance(), tracker)
+
+    assert events == GATE_CLEARED
+    assert responses(dispatcher) == ["utter_balance", "utter_balance_next"]
+    balance = dispatcher.messages[0]
+    assert balance["total"] == "$1,369.37"
+    assert balance["creditor"] == "Evergreen Health"
+    assert balance["as_of"] == format_date(debtor_today, debtor_today)
+
+
+def test_verified_after_gate_clears_pending_request(verified, make_tracker, run_action):
+    tracker = make_tracker(
+        verified,
+        slots={
+            "pending_action": "action_check_balance",
+            "pending_request": {"text": "what do i owe", "entities": {}},
+        },
+    )
+
+    events, dispatcher = run_action(ActionCheckBalance(), tracker)
+
+    assert events == GATE_CLEARED
+    assert responses(dispatcher)[0] == "utter_balance"
+
+
+def test_locked_conversation_is_told_to_call_instead_of_verifying(
+    session, conversation, make_tracker, run_action
+):
+    conversation.verification_locked = True
+    session.commit()
+
+    events, dispatcher = run_action(
+        ActionCheckBalance(), make_tracker(conversation, intent="check_balance")
+    )
+
+    assert events == [NEXT_NONE]
+    assert responses(dispatcher) == ["utter_verification_locked"]
+    assert dispatcher.messages[0]["support_phone"] == "(800) 555-0199"

@@ -1,0 +1,161 @@
+"""action_offer_plans, validate_plan_form and action_accept_plan."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from actions.plans import ActionAcceptPlan, ActionOfferPlans, ValidatePlanForm
+from bot.db import utcnow
+from bot.models import PaymentPlan
+from bot.services.cases import DisputeReason, open_dispute
+from tests.actions.conftest import GATE_CLEARED, responses, slot
+
+
+def offer(verified, make_tracker, run_action):
+    events, dispatcher = run_action(
+        ActionOfferPlans(), make_tracker(verified, text="can i get a plan", intent="ask_plan")
+    )
+    return events, dispatcher
+
+
+def plan_form_tracker(make_tracker, conversation, text, **slots):
+    return make_tracker(
+        conversation,
+        text=text,
+        slots={"requested_slot": "plan_choice", **slots},
+        active_loop="plan_form",
+    )
+
+
+def test_offer_lists_numbered_options_and_opens_the_plan_form(verified, make_tracker, run_action):
+    events, dispatcher = offer(verified, make_tracker, run_action)
+
+    names = responses(dispatcher)
+    assert names[0] == "utter_plan_intro"
+    assert dispatcher.messages[0]["balance"] == "$1,369.37"
+    options = dispatcher.messages[1:]
+    assert len(options) >= 2
+    assert all(n.startswith("utter_plan_option_") for n in names[1:])
+    assert [m["n"] for m in options] == list(range(1, len(options) + 1))
+    offered = events[3]["value"]
+    assert events == [
+        *GATE_CLEARED,
+        slot("plan_offer", offered),
+        slot("plan_choice", None),
+        slot("plan_confirm", None),
+        slot("followup", "plan_form"),
+    ]
+    assert len(offered) == len(options)
+    assert all(o["balance_cents"] == 136937 for o in offered)
+
+
+def test_offer_on_an_account_under_dispute_says_on_hold_and_offers_nothing(
+    session, verified, demo_account, make_tracker, run_action
+):
+    open_dispute(session, demo_account, DisputeReason.NOT_MINE, actor="debtor", now=utcnow())
+    session.commit()
+
+    events, dispatcher = offer(verified, make_tracker, run_action)
+
+    assert events == GATE_CLEARED
+    assert responses(dispatcher) == ["utter_on_hold"]
+
+
+def test_choice_by_number_picks_that_offered_option(verified, make_tracker, run_action):
+    offer_events, _ = offer(verified, make_tracker, run_action)
+    offered = offer_events[3]["value"]
+
+    events, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "2", plan_offer=offered)
+    )
+
+    assert events == [slot("plan_choice", offered[1])]
+    assert dispatcher.messages == []
+
+
+def test_amount_per_month_makes_a_custom_monthly_option(verified, make_tracker, run_action):
+    events, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$150 a month")
+    )
+
+    choice = events[0]["value"]
+    assert events == [slot("plan_choice", choice)]
+    assert choice["frequency"] == "monthly"
+    assert choice["per_payment_cents"] == 15000
+    assert choice["count"] == 10  # 9 x $150 and the rest
+    assert choice["total_cents"] == 136937
+    assert dispatcher.messages == []
+
+
+def test_amount_below_the_minimum_installment_is_refused_with_the_minimum(
+    verified, make_tracker, run_action
+):
+    events, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$5 a month")
+    )
+
+    assert events == [slot("plan_choice", None)]
+    assert responses(dispatcher) == ["utter_plan_below_minimum"]
+    assert dispatcher.messages[0]["limit"] == "$25.00"
+
+
+def test_unparseable_choice_is_not_understood(verified, make_tracker, run_action):
+    events, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "purple")
+    )
+
+    assert events == [slot("plan_choice", None)]
+    assert responses(dispatcher) == ["utter_plan_choice_not_understood"]
+
+
+def test_confirmed_plan_is_recorded_with_installments_summing_to_the_balance(
+    session, verified, demo_account, make_tracker, run_action
+):
+    offered = offer(verified, make_tracker, run_action)[0][3]["value"]
+    choice = offered[1]
+    tracker = make_tracker(
+        verified,
+        text="yes",
+        intent="affirm",
+        slots={"plan_offer": offered, "plan_choice": choice, "plan_confirm": True},
+    )
+
+    events, dispatcher = run_action(ActionAcceptPlan(), tracker)
+
+    assert events == [
+        *GATE_CLEARED,
+        slot("plan_choice", None),
+        slot("plan_confirm", None),
+        slot("plan_offer", None),
+    ]
+    assert responses(dispatcher) == ["utter_plan_recorded"]
+    plan = session.scalars(select(PaymentPlan)).one()
+    assert plan.account_id == demo_account.id
+    assert plan.conversation_id == verified.id
+    assert plan.option_key == choice["key"]
+    assert len(plan.installments) == choice["count"]
+    assert sum(i.amount_cents for i in plan.installments) == 136937
+    assert dispatcher.messages[0]["amount"] == f"${plan.installments[0].amount_cents / 100:,.2f}"
+
+
+def test_declined_summary_records_nothing_and_asks_again(
+    session, verified, make_tracker, run_action
+):
+    offered = offer(verified, make_tracker, run_action)[0][3]["value"]
+    tracker = make_tracker(
+        verified,
+        text="no",
+        intent="deny",
+        slots={"plan_offer": offered, "plan_choice": offered[0], "plan_confirm": False},
+    )
+
+    events, dispatcher = run_action(ActionAcceptPlan(), tracker)
+
+    assert events == [
+        *GATE_CLEARED,
+        slot("plan_choice", None),
+        slot("plan_confirm", None),
+        slot("followup", "plan_form"),
+    ]
+    assert responses(dispatcher) == ["utter_plan_not_recorded"]
+    assert session.scalars(select(PaymentPlan)).all() == []

@@ -9,8 +9,8 @@ RASA_VENV := .venv-rasa
 PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 FLASK     := $(VENV)/bin/flask --app webhook_app
-# pip prints a warning per package for this machine's optional local indexes; hide only those.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+# pip's own output goes to a log, shown only when it fails.
+PIP_LOG    = var/log/pip.log
 STEP       = @printf '\n\033[1m==> %s\033[0m\n'
 
 RASA_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) \
@@ -24,17 +24,21 @@ help: ## this list
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(STEP) "[setup 1/4] app environment $(VENV) (Python 3.11+: Flask, SQLAlchemy, rasa-sdk, tests)"
 	@test -x $(PY) || $$(scripts/find-python 3.11 3.12 3.13) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | $(QUIET_PIP)
-	@$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	@mkdir -p var/log
+	@$(PY) -m pip install --quiet --upgrade pip >>$(PIP_LOG) 2>&1 || { tail -30 $(PIP_LOG); exit 1; }
+	@$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]' >>$(PIP_LOG) 2>&1 \
+	  || { tail -30 $(PIP_LOG); exit 1; }
 	@touch $@
 	@echo "    done: $$($(PY) --version)"
 
 $(RASA_VENV)/.installed: requirements-rasa.txt requirements-rasa-nodeps.txt
 	$(STEP) "[setup 2/4] Rasa environment $(RASA_VENV) (Python 3.10, rasa 3.6; takes about 2 minutes)"
 	@test -x $(RASA_VENV)/bin/python || $$(scripts/find-python 3.10) -m venv $(RASA_VENV)
-	@$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip wheel 2>&1 | $(QUIET_PIP)
-	@$(RASA_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt 2>&1 | $(QUIET_PIP)
-	@$(RASA_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-rasa-nodeps.txt 2>&1 | $(QUIET_PIP)
+	@mkdir -p var/log
+	@for args in "--upgrade pip wheel" "-r requirements-rasa.txt" "--no-deps -r requirements-rasa-nodeps.txt"; do \
+	  $(RASA_VENV)/bin/python -m pip install --quiet $$args >>$(PIP_LOG) 2>&1 \
+	    || { tail -30 $(PIP_LOG); echo "pip install $$args failed: $(PIP_LOG)"; exit 1; }; \
+	done
 	@touch $@
 	@echo "    done: $$($(RASA) --version 2>/dev/null | head -1)"
 
@@ -101,7 +105,7 @@ test: setup train test-tools ## set up, then run the whole test suite
 	$(STEP) "tests: domain, services, gateway, web, real Rasa end to end, browser (pytest, $(VENV))"
 	@REQUIRE_E2E=1 REQUIRE_BROWSER=1 REQUIRE_PRISM=1 $(VENV)/bin/pytest
 	$(STEP) "tests: NLU components (pytest, $(RASA_VENV))"
-	@$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/nlu
+	@$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/nlu tests/nlu
 	$(STEP) "tests: rasa data validate, and the test stories of every flow (rasa test core)"
 	@TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore $(RASA) data validate >var/log/validate.log 2>&1 \
 	  || { tail -30 var/log/validate.log; exit 1; }

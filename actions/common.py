@@ -22,6 +22,8 @@ from bot.domain.plans import PlanPolicy
 from bot.domain.verification import is_current
 from bot.models import Account, Conversation
 from bot.services.conversations import account_for_phone, get_or_start, local_today
+from bot.services.errors import OnHold
+from bot.services.plans import ensure_collectible
 from bot.services.policy import load_policy
 
 
@@ -83,12 +85,30 @@ def open_conversation(session: Session, tracker: Tracker, now: datetime) -> Conv
     )
 
 
+def open_turn(session: Session, dispatcher: CollectingDispatcher, tracker: Tracker) -> Turn:
+    """The Turn for one action run, in an open session."""
+    now = utcnow()
+    conversation = open_conversation(session, tracker, now)
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    return Turn(
+        session=session,
+        dispatcher=dispatcher,
+        tracker=tracker,
+        conversation=conversation,
+        account=account,
+        now=now,
+        today=local_today(account, now),
+    )
+
+
 class BotAction(Action, ABC):
     """Base of our actions. Runs the blocking database work off the event loop, in one
     transaction. Subclasses set `name()` and implement `act`; with `requires_verification`
     an unverified person is asked to verify first and the action runs afterwards."""
 
     requires_verification = False
+    #: It asks for money (payment link, plan, promise, settlement): refused while on hold.
+    collects = False
 
     @abstractmethod
     def name(self) -> str: ...
@@ -101,21 +121,8 @@ class BotAction(Action, ABC):
     def _run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        now = utcnow()
         with session_scope(settings().database_url) as session:
-            conversation = open_conversation(session, tracker, now)
-            account = (
-                session.get(Account, conversation.account_id) if conversation.account_id else None
-            )
-            turn = Turn(
-                session=session,
-                dispatcher=dispatcher,
-                tracker=tracker,
-                conversation=conversation,
-                account=account,
-                now=now,
-                today=local_today(account, now),
-            )
+            turn = open_turn(session, dispatcher, tracker)
             # Every action says what comes next; by default, nothing (wait for the person).
             events: list[EventType] = [then(None)]
             if self.requires_verification:
@@ -124,7 +131,14 @@ class BotAction(Action, ABC):
                 if tracker.get_slot("pending_action") == self.name():
                     turn.deferred = tracker.get_slot("pending_request") or {}
                 events += [SlotSet("pending_action", None), SlotSet("pending_request", None)]
-            return [*events, *self.act(turn)]
+            try:
+                if self.collects:
+                    assert turn.account is not None
+                    ensure_collectible(turn.session, turn.account)
+                return [*events, *self.act(turn)]
+            except OnHold:  # a dispute, bankruptcy, attorney... pauses collection (rule 14-16)
+                turn.say("utter_on_hold")
+                return events
 
     @abstractmethod
     def act(self, turn: Turn) -> list[EventType]: ...

@@ -12,10 +12,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.common import Turn, open_conversation, settings
-from bot.db import session_scope, utcnow
-from bot.models import Account
-from bot.services.conversations import local_today
+from actions.common import Turn, open_turn, settings
+from bot.db import session_scope
 
 T = TypeVar("T")
 
@@ -38,22 +36,8 @@ class ServiceFormValidation(FormValidationAction, ABC):
     def _with_turn_sync(
         dispatcher: CollectingDispatcher, tracker: Tracker, fn: Callable[[Turn], T]
     ) -> T:
-        now = utcnow()
         with session_scope(settings().database_url) as session:
-            conversation = open_conversation(session, tracker, now)
-            account = (
-                session.get(Account, conversation.account_id) if conversation.account_id else None
-            )
-            turn = Turn(
-                session=session,
-                dispatcher=dispatcher,
-                tracker=tracker,
-                conversation=conversation,
-                account=account,
-                now=now,
-                today=local_today(account, now),
-            )
-            return fn(turn)
+            return fn(open_turn(session, dispatcher, tracker))
 
 
 def requested(tracker: Tracker, slot: str) -> bool:

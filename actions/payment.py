@@ -6,9 +6,8 @@ from rasa_sdk.events import EventType
 
 from actions.common import BotAction, Turn, settings
 from bot.domain.money import parse_amount
-from bot.services.errors import OnHold
 from bot.services.payments import payment_link
-from bot.services.plans import collectible_cents, ensure_collectible
+from bot.services.plans import collectible_cents
 
 
 def link_for(turn: Turn, amount_cents: int) -> str:
@@ -27,17 +26,13 @@ def link_for(turn: Turn, amount_cents: int) -> str:
 
 class ActionPaymentLink(BotAction):
     requires_verification = True
+    collects = True
 
     def name(self) -> str:
         return "action_payment_link"
 
     def act(self, turn: Turn) -> list[EventType]:
         assert turn.account is not None
-        try:
-            ensure_collectible(turn.session, turn.account)
-        except OnHold:
-            turn.say("utter_on_hold")
-            return []
         balance = collectible_cents(turn.session, turn.account, turn.today)
         asked = parse_amount(turn.text) if turn.entity("amount") else None
         amount = asked if asked and 0 < asked <= balance else balance

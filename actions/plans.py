@@ -27,7 +27,7 @@ from bot.domain.plans import (
 )
 from bot.services.errors import Conflict, OnHold
 from bot.services.handoff import HandoffReason
-from bot.services.plans import accept_plan, collectible_cents, ensure_collectible, plan_options
+from bot.services.plans import accept_plan, collectible_cents, plan_options
 
 FREQUENCY_WORDS = {
     "once": "once",
@@ -116,17 +116,14 @@ def rebuild(turn: Turn, choice: dict[str, Any]) -> PlanOption:
 
 class ActionOfferPlans(BotAction):
     requires_verification = True
+    collects = True
 
     def name(self) -> str:
         return "action_offer_plans"
 
     def act(self, turn: Turn) -> list[EventType]:
         assert turn.account is not None
-        try:
-            options = plan_options(turn.session, turn.account, today=turn.today, policy=policy())
-        except OnHold:
-            turn.say("utter_on_hold")
-            return []
+        options = plan_options(turn.session, turn.account, today=turn.today, policy=policy())
         if not options:
             turn.say("utter_plan_nothing_due")
             return []
@@ -283,17 +280,13 @@ class ActionAskPlanConfirm(BotAction):
 
 class ActionSettlement(BotAction):
     requires_verification = True
+    collects = True
 
     def name(self) -> str:
         return "action_settlement"
 
     def act(self, turn: Turn) -> list[EventType]:
         assert turn.account is not None
-        try:
-            ensure_collectible(turn.session, turn.account)
-        except OnHold:
-            turn.say("utter_on_hold")
-            return []
         balance = collectible_cents(turn.session, turn.account, turn.today)
         floor = settlement_floor_cents(balance, turn.account.delinquent_since, turn.today, policy())
         if floor is None:

@@ -19,24 +19,20 @@ from bot.domain.dates import format_date, parse_when
 from bot.domain.money import format_money, parse_amount
 from bot.domain.plans import PolicyViolation
 from bot.services.errors import OnHold
-from bot.services.plans import collectible_cents, ensure_collectible, record_promise
+from bot.services.plans import collectible_cents, record_promise
 
 SLOTS = ("promise_amount", "promise_date", "promise_confirm")
 
 
 class ActionStartPromise(BotAction):
     requires_verification = True
+    collects = True
 
     def name(self) -> str:
         return "action_start_promise"
 
     def act(self, turn: Turn) -> list[EventType]:
         assert turn.account is not None
-        try:
-            ensure_collectible(turn.session, turn.account)
-        except OnHold:
-            turn.say("utter_on_hold")
-            return []
         events: list[EventType] = [SlotSet(s, None) for s in SLOTS]
         # "I'll pay 100 on friday": take what the first message already says.
         amount = parse_amount(turn.text)

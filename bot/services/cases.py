@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from bot.domain.contact import HoldReason
@@ -166,11 +166,7 @@ def record_verification_sent(
     """Verification of the debt was mailed: the dispute's hold ends (1006.38(d)(2))."""
     dispute.status = "verification_sent"
     dispute.verification_sent_at = now
-    for hold in session.scalars(
-        select(Hold).where(Hold.dispute_id == dispute.id, Hold.released_at.is_(None))
-    ):
-        release_hold(session, hold, actor=actor)
-    session.flush()
+    _release_holds(session, Hold.dispute_id == dispute.id, actor=actor)
     return dispute
 
 
@@ -179,12 +175,14 @@ def record_validation_sent(
 ) -> ValidationRequest:
     request.status = "sent"
     request.sent_at = now
-    for hold in session.scalars(
-        select(Hold).where(Hold.validation_request_id == request.id, Hold.released_at.is_(None))
-    ):
+    _release_holds(session, Hold.validation_request_id == request.id, actor=actor)
+    return request
+
+
+def _release_holds(session: Session, which: ColumnElement[bool], *, actor: str) -> None:
+    for hold in session.scalars(select(Hold).where(which, Hold.released_at.is_(None))):
         release_hold(session, hold, actor=actor)
     session.flush()
-    return request
 
 
 def record_hardship(

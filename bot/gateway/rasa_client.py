@@ -56,3 +56,15 @@ class RasaClient:
 
     def resume(self, sender: str, *, timeout: float = 5) -> None:
         self._event(sender, "resume", timeout)
+
+    def tracker(self, sender: str, *, timeout: float = 3) -> dict[str, Any]:
+        """What the bot knows of a conversation: slots, latest intents, active form."""
+        try:
+            response = self.http.get(
+                f"{self.base_url}/conversations/{sender}/tracker", timeout=timeout
+            )
+        except requests.RequestException as exc:
+            raise RasaUnavailable(str(exc)) from exc
+        if response.status_code != 200:
+            raise RasaUnavailable(f"HTTP {response.status_code}")
+        return dict(response.json())

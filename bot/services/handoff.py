@@ -3,15 +3,23 @@ claimed, released back to the bot, or closed by an agent."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Conversation, Handoff
-from bot.services.errors import Conflict
+from bot.domain.contact import Channel, Kind, Purpose
+from bot.domain.redaction import redact
+from bot.models import Account, Conversation, Handoff, Message
+from bot.services.consent import contact_decision
+from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.events import EventKind, record_event
+from bot.services.outbox import queue_message
+
+#: An agent writing within this long of the debtor's last message is replying to it.
+REPLY_WINDOW = timedelta(hours=24)
 
 
 class HandoffReason(StrEnum):
@@ -87,14 +95,204 @@ def claim(session: Session, handoff_id: int, agent_id: int, *, now: datetime) ->
         .values(status="active", agent_id=agent_id, claimed_at=now)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        if session.get(Handoff, handoff_id) is None:
+            raise NotFound("no such handoff")
         raise Conflict("this handoff was already claimed or closed")
     handoff = session.get(Handoff, handoff_id, populate_existing=True)
-    assert handoff is not None
+    if handoff is None:
+        raise NotFound("no such handoff")
+    conversation = session.get(Conversation, handoff.conversation_id)
     record_event(
         session,
         EventKind.HANDOFF_CLAIMED,
         actor=f"agent:{agent_id}",
         conversation_id=handoff.conversation_id,
+        account_id=conversation.account_id if conversation else None,
+        data={"handoff_id": handoff.id},
+        at=now,
+    )
+    return handoff
+
+
+# ---------------------------------------------------------------------------- the agent's side
+
+#: A waiting handoff nobody claimed within this long is overdue (HANDOFF_OVERDUE_MINUTES).
+DEFAULT_OVERDUE = timedelta(minutes=5)
+
+
+class NotHandling(Conflict):
+    """Only the agent handling an active handoff may act on it."""
+
+    code = "not_handling"
+
+
+class ContactRefused(Conflict):
+    """The contact rules say no (opt-out, cease, attorney...): nothing is sent."""
+
+    code = "contact_refused"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    handoff: Handoff
+    conversation: Conversation
+    account: Account | None
+    waited: timedelta
+    overdue: bool
+
+
+def handoffs(session: Session, status: str | None = None) -> list[Handoff]:
+    query = select(Handoff).order_by(Handoff.id)
+    if status:
+        query = query.where(Handoff.status == status)
+    return list(session.scalars(query))
+
+
+def waiting_queue(
+    session: Session, *, now: datetime, overdue_after: timedelta = DEFAULT_OVERDUE
+) -> list[QueueItem]:
+    """Waiting handoffs: urgent first, then oldest first, with how long each has waited."""
+    rows = session.execute(
+        select(Handoff, Conversation, Account)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .outerjoin(Account, Account.id == Conversation.account_id)
+        .where(Handoff.status == "waiting")
+        .order_by(Handoff.urgent.desc(), Handoff.created_at, Handoff.id)
+    ).all()
+    return [
+        QueueItem(h, c, a, now - h.created_at, now - h.created_at > overdue_after)
+        for h, c, a in rows
+    ]
+
+
+def _handled(session: Session, handoff_id: int, agent_id: int) -> Handoff:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise NotFound("no such handoff")
+    if handoff.status != "active" or handoff.agent_id != agent_id:
+        raise NotHandling("only the agent handling this active handoff can do that")
+    return handoff
+
+
+def agent_reply(
+    session: Session,
+    handoff_id: int,
+    agent_id: int,
+    text: str,
+    *,
+    now: datetime,
+) -> Message:
+    """The agent's reply to the debtor, on the conversation's channel (SMS through the
+    outbox, web chat through its poll). Refused when the contact rules say no."""
+    handoff = _handled(session, handoff_id, agent_id)
+    body = redact(text.strip()).text
+    if not body:
+        raise ServiceError("the reply is empty")
+    conversation = session.get(Conversation, handoff.conversation_id)
+    assert conversation is not None
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    last = session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    # Answering what the debtor just said is a reply; writing after a silence is initiated.
+    replying = last is not None and last.direction == "in" and now - last.created_at < REPLY_WINDOW
+    decision = contact_decision(
+        session,
+        address=conversation.address,
+        channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+        kind=Kind.REPLY if replying else Kind.INITIATED,
+        purpose=Purpose.GENERAL,
+        now=now,
+        account=account,
+    )
+    if not decision.allowed:
+        raise ContactRefused(
+            f"the contact rules say no: {decision.reason}", reason=str(decision.reason)
+        )
+    return queue_message(
+        session,
+        conversation,
+        body,
+        sender="agent",
+        initiated=not replying,
+        purpose=Purpose.GENERAL,
+        agent_id=agent_id,
+        now=now,
+    )
+
+
+def add_note(session: Session, handoff_id: int, agent_id: int, text: str, *, now: datetime) -> None:
+    """A private note on the conversation; the debtor never sees it."""
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise NotFound("no such handoff")
+    if not text.strip():
+        raise ServiceError("the note is empty")
+    record_event(
+        session,
+        EventKind.AGENT_NOTE,
+        actor=f"agent:{agent_id}",
+        conversation_id=handoff.conversation_id,
+        data={"handoff_id": handoff.id, "text": redact(text.strip()).text[:2000]},
+        at=now,
+    )
+
+
+def release(
+    session: Session, handoff_id: int, agent_id: int, *, now: datetime, welcome_back: str
+) -> Handoff:
+    """Hand the conversation back to the bot: the debtor is told the assistant is back. The
+    caller resumes the Rasa tracker after the commit."""
+    handoff = _handled(session, handoff_id, agent_id)
+    handoff.status = "closed"
+    handoff.released_at = now
+    handoff.closed_at = now
+    conversation = session.get(Conversation, handoff.conversation_id)
+    assert conversation is not None
+    conversation.status = "bot"
+    record_event(
+        session,
+        EventKind.HANDOFF_RELEASED,
+        actor=f"agent:{agent_id}",
+        conversation_id=conversation.id,
+        account_id=conversation.account_id,
+        data={"handoff_id": handoff.id},
+        at=now,
+    )
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    if contact_decision(
+        session,
+        address=conversation.address,
+        channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+        kind=Kind.REPLY,
+        purpose=Purpose.GENERAL,
+        now=now,
+        account=account,
+    ).allowed:
+        queue_message(
+            session, conversation, welcome_back, sender="system", initiated=False,
+            purpose=Purpose.GENERAL, now=now,
+        )  # fmt: skip
+    return handoff
+
+
+def close(session: Session, handoff_id: int, agent_id: int, *, now: datetime) -> Handoff:
+    """End the handoff and the conversation; the debtor's next message starts a new one."""
+    handoff = _handled(session, handoff_id, agent_id)
+    handoff.status = "closed"
+    handoff.closed_at = now
+    conversation = session.get(Conversation, handoff.conversation_id)
+    assert conversation is not None
+    conversation.status = "closed"
+    record_event(
+        session,
+        EventKind.HANDOFF_CLOSED,
+        actor=f"agent:{agent_id}",
+        conversation_id=conversation.id,
+        account_id=conversation.account_id,
         data={"handoff_id": handoff.id},
         at=now,
     )

@@ -50,15 +50,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from bot.web import health, sms
 
     app.extensions["gateway"] = Gateway(settings, session_factory(settings.database_url))
-    app.register_blueprint(health.bp)
-    app.register_blueprint(sms.bp)
-    from bot.web import chat, pay
+    from bot.web import auth, chat, pay
 
-    app.register_blueprint(chat.bp)
-    app.register_blueprint(pay.bp)
+    auth.init_app(app)  # staff sign-in; CSRF on every form of every blueprint below
+    for blueprint in (health.bp, sms.bp, chat.bp, pay.bp):
+        app.register_blueprint(blueprint)
+    # Not forms: Twilio signs its webhooks; the chat API requires a same-origin JSON header.
+    auth.csrf.exempt(sms.bp)
+    auth.csrf.exempt(chat.bp)
     if settings.environment == "development":
         from bot.web import dev
 
         app.register_blueprint(dev.bp)
+        auth.csrf.exempt(dev.bp)
+
+    @app.context_processor
+    def company() -> dict[str, str]:
+        return {"company_name": settings.company_name, "support_phone": settings.support_phone}
     cli.register(app)
     return app

@@ -20,3 +20,16 @@ def sessions() -> sessionmaker[Session]:
 
 def gateway() -> Gateway:
     return current_app.extensions["gateway"]
+
+
+def resume_bot(conversation_id: str) -> bool:
+    """Tell Rasa the bot has the conversation again (after a release). False when Rasa did
+    not answer: the next debtor message still reaches the bot through the gateway, which
+    only routes to an agent while a handoff is open."""
+    from bot.gateway.rasa_client import RasaUnavailable
+
+    try:
+        gateway().rasa.resume(conversation_id)
+        return True
+    except RasaUnavailable:
+        return False

@@ -102,6 +102,9 @@ typecheck: $(VENV)/.installed ## mypy on bot/
 
 .PHONY: test
 test: setup train test-tools ## set up, then run the whole test suite
+	$(STEP) "checks: ruff (lint, format) and mypy on bot/"
+	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet . && echo "    ruff: clean"
+	@$(VENV)/bin/mypy | tail -1
 	$(STEP) "tests: domain, services, gateway, web, real Rasa end to end, browser (pytest, $(VENV))"
 	@REQUIRE_E2E=1 REQUIRE_BROWSER=1 REQUIRE_PRISM=1 $(VENV)/bin/pytest
 	$(STEP) "tests: NLU components (pytest, $(RASA_VENV))"

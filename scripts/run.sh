@@ -62,6 +62,7 @@ cat <<MSG
   Ready.
     web chat            http://127.0.0.1:$WEB_PORT/chat
     SMS simulator       http://127.0.0.1:$WEB_PORT/dev/sms
+    agent console       http://127.0.0.1:$WEB_PORT/agent       (agent@demo.test / demo-password)
     health              http://127.0.0.1:$WEB_PORT/readyz
     Rasa                $RASA_URL     action server $ACTION_SERVER_URL
   Demo accounts to verify as: see README.md. Ctrl-C stops everything.

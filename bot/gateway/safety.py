@@ -16,7 +16,7 @@ from bot.services.handoff import HandoffReason
 
 # spaCy splits "don't"/"dont" into "do" + "n't"/"nt", "can't" into "ca" + "n't".
 DONT: list[dict[str, Any]] = [
-    {"LOWER": {"IN": ["do", "dont"]}},
+    {"LOWER": {"IN": ["do", "dont", "not"]}},
     {"LOWER": {"IN": ["n't", "nt", "not"]}, "OP": "?"},
 ]
 CANT: list[dict[str, Any]] = [
@@ -44,6 +44,8 @@ PATTERNS: dict[HandoffReason, list[list[dict[str, Any]]]] = {
         [{"LOWER": "no"}, {"LOWER": "reason"}, {"LOWER": "to"}, {"LOWER": "live"}],
         [{"LOWER": "not"}, {"LOWER": "worth"}, {"LOWER": "living"}],
         [*CANT, {"LOWER": "go"}, {"LOWER": "on"}],
+        [{"LOWER": "point"}, {"LOWER": "of"}, {"LOWER": {"IN": ["anything", "living", "life"]}}],
+        [{"LOWER": "point"}, {"LOWER": "of"}, {"LOWER": "it"}, {"LOWER": "all"}],
         [{"LOWER": "take"}, {"LOWER": "my"}, {"LOWER": "own"}, {"LOWER": "life"}],
     ],
     HandoffReason.ATTORNEY: [
@@ -58,6 +60,7 @@ PATTERNS: dict[HandoffReason, list[list[dict[str, Any]]]] = {
         ],
         [{"LOWER": {"IN": ["sue", "suing", "lawsuit"]}}],
         [{"LOWER": "represented"}, {"LOWER": "by"}],
+        [{"LOWER": {"IN": ["in", "to"]}}, {"LOWER": "court"}],
         [{"LOWER": "legal"}, {"LOWER": "representation"}],
     ],
     HandoffReason.BANKRUPTCY: [
@@ -101,6 +104,7 @@ PATTERNS: dict[HandoffReason, list[list[dict[str, Any]]]] = {
         ],
         [{"LOWER": {"IN": ["supervisor", "manager"]}}],
         [{"LOWER": "call"}, {"LOWER": "me"}],
+        [{"LOWER": "transfer"}, {"LOWER": "me"}],
     ],
 }
 ORDER = tuple(PATTERNS)

@@ -193,12 +193,12 @@ def agent_reply(
     account = session.get(Account, conversation.account_id) if conversation.account_id else None
     last = session.scalar(
         select(Message)
-        .where(Message.conversation_id == conversation.id)
+        .where(Message.conversation_id == conversation.id, Message.direction == "in")
         .order_by(Message.id.desc())
         .limit(1)
     )
-    # Answering what the debtor just said is a reply; writing after a silence is initiated.
-    replying = last is not None and last.direction == "in" and now - last.created_at < REPLY_WINDOW
+    # Answering what the debtor said lately is a reply; writing after a silence is initiated.
+    replying = last is not None and now - last.created_at < REPLY_WINDOW
     decision = contact_decision(
         session,
         address=conversation.address,

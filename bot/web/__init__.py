@@ -50,7 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from bot.web import health, sms
 
     app.extensions["gateway"] = Gateway(settings, session_factory(settings.database_url))
-    from bot.web import auth, chat, pay
+    from bot.web import api, auth, chat, pay
 
     auth.init_app(app)  # staff sign-in; CSRF on every form of every blueprint below
     for blueprint in (health.bp, sms.bp, chat.bp, pay.bp):
@@ -58,6 +58,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Not forms: Twilio signs its webhooks; the chat API requires a same-origin JSON header.
     auth.csrf.exempt(sms.bp)
     auth.csrf.exempt(chat.bp)
+    app.register_blueprint(api.bp)
+    auth.csrf.exempt(api.bp)  # bearer-token JSON API, not forms
+    from bot.web import agent
+
+    app.register_blueprint(agent.bp)  # its forms carry the CSRF token
     if settings.environment == "development":
         from bot.web import dev
 
@@ -67,5 +72,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     @app.context_processor
     def company() -> dict[str, str]:
         return {"company_name": settings.company_name, "support_phone": settings.support_phone}
+
     cli.register(app)
     return app

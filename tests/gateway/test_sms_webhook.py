@@ -577,7 +577,6 @@ def test_unsigned_status_is_403(client: FlaskClient, db: Session, outbound_sid: 
 # ---------------------------------------------------------------- replies held back by the rules
 
 
-
 def test_retry_never_sends_a_reply_the_rules_blocked(
     client: FlaskClient, db: Session, maria: Account, rasa: StubRasa
 ) -> None:

@@ -779,7 +779,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self._model = {
             "blocks": blocks,
             "classes": classes,
-            "coef": np.ascontiguousarray(coef.T, dtype=np.float32),  # (n_features, n_classes)
+            "coef": np.ascontiguousarray(coef.T, dtype=np.float64),  # (n_features, n_classes)
             "intercept": intercept.astype(np.float32),
         }
         self.persist()
@@ -827,7 +827,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 model = {
                     "blocks": blocks,
                     "classes": meta["classes"],
-                    "coef": data["coef"],
+                    "coef": data["coef"].astype(np.float64),  # as the features: no casts
                     "intercept": data["intercept"],
                 }
         except (ValueError, FileNotFoundError):

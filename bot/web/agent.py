@@ -36,7 +36,7 @@ from bot.config import ROOT
 from bot.db import utcnow
 from bot.domain.contact import Channel
 from bot.domain.money import format_money, to_cents
-from bot.domain.plans import PolicyViolation
+from bot.domain.plans import FREQUENCIES, PlanOption, PolicyViolation, custom_option
 from bot.models import (
     Account,
     Conversation,
@@ -61,7 +61,12 @@ from bot.services.consent import (
 )
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.holds import active_holds
-from bot.services.plans import record_promise
+from bot.services.plans import (
+    accept_plan,
+    collectible_cents,
+    ensure_collectible,
+    record_promise,
+)
 from bot.services.policy import load_policy
 from bot.web.auth import role_required
 from bot.web.deps import gateway, resume_bot, sessions, settings
@@ -109,7 +114,11 @@ VIOLATION_TEXT = {
     "first_payment_too_late": "The date is later than the policy allows (latest {limit}).",
     "below_minimum": "The amount is below the minimum of {limit}.",
     "amount_exceeds_balance": "The amount is more than the balance of {limit}.",
+    "too_long": "The plan would run longer than the policy allows ({limit} months at most).",
+    "frequency_not_allowed": "That frequency is not allowed (allowed: {limit}).",
 }
+#: How each plan frequency reads after an amount: "$150.00 a month".
+PLAN_PERIODS = {"weekly": "a week", "biweekly": "every two weeks", "monthly": "a month"}
 
 
 @bp.after_request
@@ -250,7 +259,11 @@ def _service_message(exc: Exception) -> str:
         return "Claim this conversation first: only the agent handling it can do that."
     if isinstance(exc, PolicyViolation):
         limit = exc.limit
-        shown = format_money(limit) if isinstance(limit, int) else limit
+        shown: object = limit
+        if isinstance(limit, int) and exc.code != "too_long":
+            shown = format_money(limit)
+        elif isinstance(limit, tuple):
+            shown = ", ".join(limit)
         return VIOLATION_TEXT.get(exc.code, "Outside the policy: {limit}.").format(limit=shown)
     if isinstance(exc, ServiceError) and exc.code == "on_hold":
         return f"Collection on this account is on hold: {exc}."
@@ -585,6 +598,49 @@ def promise(handoff_id: int) -> Response:
             conversation_id=conv.id,
         )  # fmt: skip
         return f"Promise recorded: {format_money(made.amount_cents)} on {made.due_on}."
+
+    return _act(handoff_id, act)
+
+
+def _short_date(day: date) -> str:
+    return f"{day:%b} {day.day}"
+
+
+def plan_summary(option: PlanOption) -> str:
+    """What the agent is told was recorded, like "$150.00 a month, 10 payments from Dec 1"."""
+    first = option.installments[0]
+    if option.frequency == "once":
+        return f"{format_money(first.amount_cents)} in full on {_short_date(first.due_on)}."
+    period = PLAN_PERIODS[option.frequency]
+    return (
+        f"{format_money(first.amount_cents)} {period}, {option.count} payments"
+        f" from {_short_date(first.due_on)}."
+    )
+
+
+@bp.post("/handoffs/<int:handoff_id>/plan")
+@role_required(*STAFF_ROLES)
+def plan(handoff_id: int) -> Response:
+    def act(session: Session, handoff: Handoff, conv: Conversation, account: Account | None,
+            now: datetime) -> str:  # fmt: skip
+        _need_handling(handoff)
+        acc = _need_account(account)
+        amount = to_cents(_form_text("amount", 20))
+        frequency = _form_text("frequency", 10)
+        if frequency not in FREQUENCIES:
+            raise ServiceError("choose weekly, every two weeks or monthly")
+        first_due = date.fromisoformat(_form_text("first_due", 10))
+        today = now.date()
+        ensure_collectible(session, acc)  # a hold is the answer, whatever the balance says
+        option = custom_option(
+            collectible_cents(session, acc, today), today,
+            load_policy(settings().policy_file), amount_cents=amount, frequency=frequency,
+            first_due=first_due,
+        )  # fmt: skip
+        accept_plan(
+            session, acc, option, today=today, now=now, actor=_actor(), conversation_id=conv.id
+        )
+        return f"Plan recorded: {plan_summary(option)}"
 
     return _act(handoff_id, act)
 

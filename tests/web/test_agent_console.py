@@ -24,10 +24,12 @@ from bot.models import (
     Handoff,
     HardshipRecord,
     Message,
+    PaymentPlan,
     Promise,
 )
 from bot.services.consent import ConsentAction, record_consent
 from bot.services.handoff import HandoffReason, request_handoff
+from bot.services.plans import collectible_cents
 from bot.services.users import Role, create_user
 from bot.wording import render
 from tests.conftest import make_conversation
@@ -340,6 +342,100 @@ def test_on_behalf_promise_dispute_hardship_opt_out(app: Flask) -> None:
     # The dispute holds the account: a further promise is refused with a message, not a 500.
     page = flashed(client, post(client, f"{base}/promise", {"amount": "50", "due_on": due}))
     assert "on hold" in page
+
+
+def _plans(app: Flask) -> list[PaymentPlan]:
+    with db(app) as s:
+        plans = list(s.scalars(select(PaymentPlan)))
+        for plan in plans:
+            plan.installments  # noqa: B018 - load them before the session closes
+        return plans
+
+
+def test_on_behalf_payment_plan_is_recorded_through_the_plan_services(app: Flask) -> None:
+    client = login(app.test_client())
+    handoff_id = claimed(app, client)
+    page = client.get(f"/agent/handoffs/{handoff_id}").get_data(as_text=True)
+    assert f'action="/agent/handoffs/{handoff_id}/plan"' in page
+    assert "Record a payment plan" in page
+    today = utcnow().date()
+    first = today + timedelta(days=7)
+    with db(app) as s:
+        account = s.scalar(select(Account).where(Account.account_ref == "ACC-100234"))
+        assert account is not None
+        balance = collectible_cents(s, account, today)
+    response = post(
+        client,
+        f"/agent/handoffs/{handoff_id}/plan",
+        {"amount": "$150", "frequency": "monthly", "first_due": first.isoformat()},
+    )
+    page = flashed(client, response)
+    count = -(-balance // 15000)
+    assert f"Plan recorded: $150.00 a month, {count} payments from {first:%b} {first.day}." in page
+    [plan] = _plans(app)
+    assert (plan.option_key, plan.frequency, plan.status) == ("custom", "monthly", "active")
+    assert plan.created_by.startswith("agent:")
+    assert plan.balance_cents == plan.total_cents == balance
+    amounts = [i.amount_cents for i in sorted(plan.installments, key=lambda i: i.seq)]
+    assert sum(amounts) == balance
+    assert amounts[:-1] == [15000] * (count - 1) and 0 < amounts[-1] <= 15000
+    assert min(i.due_on for i in plan.installments) == first
+    with db(app) as s:
+        handoff = s.get(Handoff, handoff_id)
+        assert handoff is not None and plan.conversation_id == handoff.conversation_id
+    assert "Plan custom (monthly)" in client.get(f"/agent/handoffs/{handoff_id}").get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"amount": "10"}, "The amount is below the minimum of $25.00."),
+        ({"amount": "30", "frequency": "monthly"}, "longer than the policy allows (12 months"),
+        ({"frequency": "daily"}, "Could not do that: choose weekly"),
+        ({"first_due": "2020-01-01"}, "The date is in the past."),
+        ({"amount": "abc"}, "Could not do that"),
+    ],
+)
+def test_on_behalf_plan_outside_the_policy_is_refused_and_nothing_stored(
+    app: Flask, form: dict[str, str], message: str
+) -> None:
+    client = login(app.test_client())
+    handoff_id = claimed(app, client)
+    data = {
+        "amount": "150",
+        "frequency": "weekly",
+        "first_due": (utcnow().date() + timedelta(days=3)).isoformat(),
+        **form,
+    }
+    page = flashed(client, post(client, f"/agent/handoffs/{handoff_id}/plan", data))
+    assert message in page
+    assert "Plan recorded" not in page
+    assert _plans(app) == []
+
+
+def test_on_behalf_plan_on_hold_is_refused(app: Flask) -> None:
+    client = login(app.test_client())
+    handoff_id = claimed(app, client)
+    base = f"/agent/handoffs/{handoff_id}"
+    assert "Dispute D" in flashed(client, post(client, f"{base}/dispute", {"reason": "not_mine"}))
+    first = (utcnow().date() + timedelta(days=7)).isoformat()
+    data = {"amount": "150", "frequency": "monthly", "first_due": first}
+    page = flashed(client, post(client, f"{base}/plan", data))
+    assert "Collection on this account is on hold" in page
+    assert _plans(app) == []
+
+
+def test_on_behalf_plan_needs_the_claim(app: Flask) -> None:
+    client = login(app.test_client())
+    handoff_id = handoff_for(app)
+    first = (utcnow().date() + timedelta(days=7)).isoformat()
+    data = {"amount": "150", "frequency": "monthly", "first_due": first}
+    page = flashed(client, post(client, f"/agent/handoffs/{handoff_id}/plan", data))
+    assert "Claim this conversation first" in page
+    assert _plans(app) == []
+    assert client.post(f"/agent/handoffs/{handoff_id}/plan", data=data).status_code == 400
 
 
 # ---------------------------------------------------------------------------- CSRF

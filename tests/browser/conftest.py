@@ -11,6 +11,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.e2e.conftest import Stack, free_port, stack  # noqa: F401  (the session fixture)
-from tests.web.conftest import register_web_blueprints
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -76,16 +76,54 @@ def live_url(
             "var_dir": tmp_path_factory.mktemp("web-var"),
         }
     )
-    register_web_blueprints(app)
+    with serve_app(app, "live-app") as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app: Any, name: str) -> Iterator[str]:
+    """Serve a Flask app on a free loopback port in a thread; its base URL while open."""
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+AGENT_EMAIL = "console-agent@browser.example"
+AGENT_PASSWORD = "console-agent-password"
+
+
+def console_app(stack: Stack, var_dir: Path, **overrides: Any) -> Any:  # noqa: F811
+    """The whole app over the stack's database and Rasa, with an agent who can sign in."""
+    from bot.services.users import Role, create_user, get_user
+    from bot.web import create_app
+
+    app = create_app(
+        {"database_url": stack.database_url, "rasa_url": stack.rasa_url, "var_dir": var_dir}
+        | overrides
+    )
+    with stack.session() as session:
+        if get_user(session, AGENT_EMAIL) is None:
+            create_user(session, AGENT_EMAIL, Role.AGENT, AGENT_PASSWORD)
+            session.commit()
+    return app
+
+
+@pytest.fixture
+def desk(browser: Any) -> Iterator[Any]:
+    """The agent's desktop page (1280x800)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ debtor's next message is answered by the bot again. Real Rasa stack, headless Ch
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,16 +12,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
+from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, console_app, serve_app
 from tests.browser.test_web_chat import say
-from tests.e2e.conftest import Stack, free_port
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-AGENT_EMAIL = "console-agent@browser.example"
-AGENT_PASSWORD = "console-agent-password"
 
 
 @pytest.fixture(scope="module")
@@ -30,46 +27,8 @@ def console_url(
     browser: Any, stack: Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The app with the agent console, on its own loopback port, talking to the real Rasa."""
-    from bot.services.users import Role, create_user, get_user
-    from bot.web import agent, create_app
-    from tests.web.conftest import register_web_blueprints
-
-    app = register_web_blueprints(
-        create_app(
-            {
-                "database_url": stack.database_url,
-                "rasa_url": stack.rasa_url,
-                "var_dir": tmp_path_factory.mktemp("console-var"),
-            }
-        )
-    )
-    if "agent" not in app.blueprints:  # until bot/web/__init__.py registers it
-        app.register_blueprint(agent.bp)
-    with stack.session() as session:
-        if get_user(session, AGENT_EMAIL) is None:
-            create_user(session, AGENT_EMAIL, Role.AGENT, AGENT_PASSWORD)
-            session.commit()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="console-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def desk(browser: Any) -> Iterator[Any]:
-    """The agent's desktop page (1280x800)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+    with serve_app(console_app(stack, tmp_path_factory.mktemp("console-var")), "console") as url:
+        yield url
 
 
 def _newest_handoff(stack: Stack) -> tuple[int, str] | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -18,10 +17,10 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import make_server
 
-from tests.browser.test_agent_handoff import AGENT_EMAIL, AGENT_PASSWORD, _newest_handoff
-from tests.e2e.conftest import Stack, free_port
+from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, console_app, serve_app
+from tests.browser.test_agent_handoff import _newest_handoff
+from tests.e2e.conftest import Stack
 from tests.integration.test_twilio_prism import (  # noqa: F401  (prism_url: the fixture)
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -43,49 +42,15 @@ def sms_console_url(
 ) -> Iterator[str]:
     """The app with the agent console and the Twilio webhooks (signed with TWILIO_TOKEN), on
     its own loopback port, talking to the real Rasa."""
-    from bot.services.users import Role, create_user, get_user
-    from bot.web import agent, create_app
-    from tests.web.conftest import register_web_blueprints
-
-    app = register_web_blueprints(
-        create_app(
-            {
-                "database_url": stack.database_url,
-                "rasa_url": stack.rasa_url,
-                "var_dir": tmp_path_factory.mktemp("sms-console-var"),
-                "twilio_auth_token": TWILIO_TOKEN,
-                "public_base_url": None,
-            }
-        )
+    app = console_app(
+        stack,
+        tmp_path_factory.mktemp("sms-console-var"),
+        twilio_auth_token=TWILIO_TOKEN,
+        public_base_url=None,
     )
-    if "agent" not in app.blueprints:  # until bot/web/__init__.py registers it
-        app.register_blueprint(agent.bp)
     assert app.extensions["twilio_token"] == TWILIO_TOKEN
-    with stack.session() as session:
-        if get_user(session, AGENT_EMAIL) is None:
-            create_user(session, AGENT_EMAIL, Role.AGENT, AGENT_PASSWORD)
-            session.commit()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="sms-console-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def desk(browser: Any) -> Iterator[Any]:
-    """The agent's desktop page (1280x800)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+    with serve_app(app, "sms-console") as url:
+        yield url
 
 
 def text_in(base_url: str, body: str) -> list[str]:

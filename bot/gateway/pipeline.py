@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.db import utcnow
-from bot.domain.contact import Channel, HoldReason, Kind, Purpose
+from bot.domain.contact import Channel, Decision, HoldReason, Kind, Purpose
 from bot.domain.keywords import Keyword, is_plain_language_opt_out, keyword
 from bot.domain.redaction import redact
 from bot.gateway import safety
@@ -309,6 +309,10 @@ class Gateway:
             log.warning("could not pause Rasa tracker %s: %s", conversation_id, exc)
 
     def _ask_rasa(self, stored: Outcome, conversation: Conversation, text: str) -> Outcome:
+        # The rules are asked before the turn: what the debtor says in it ("wrong number",
+        # "stop texting me", "my lawyer...") still gets its one acknowledgement.
+        with self.sessions() as session:
+            before = self._reply_decision(session, conversation, Purpose.GENERAL, utcnow())
         metadata = {"channel": conversation.channel, "address": conversation.address}
         future = self._late.submit(
             self.rasa.send, conversation.id, text, metadata=metadata, timeout=60
@@ -328,7 +332,7 @@ class Gateway:
             fresh = session.get(Conversation, stored.conversation_id)
             assert fresh is not None
             stored.replies = self._record_replies(
-                session, fresh, stored.message_id, replies, utcnow()
+                session, fresh, stored.message_id, replies, utcnow(), decided=before
             )
         stored.route = "bot"
         return stored
@@ -364,6 +368,22 @@ class Gateway:
                 )
 
     # ------------------------------------------------------------------ outbound
+    @staticmethod
+    def _reply_decision(
+        session: Session, conversation: Conversation, purpose: Purpose, now: datetime
+    ) -> Decision:
+        """May we answer the message the debtor just sent (a reply, not initiated)?"""
+        account = session.get(Account, conversation.account_id) if conversation.account_id else None
+        return contact_decision(
+            session,
+            address=conversation.address,
+            channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+            kind=Kind.REPLY,
+            purpose=purpose,
+            now=now,
+            account=account,
+        )
+
     def _record_replies(
         self,
         session: Session,
@@ -374,9 +394,11 @@ class Gateway:
         *,
         queue: bool = False,
         purpose: Purpose = Purpose.GENERAL,
+        decided: Decision | None = None,
     ) -> list[str]:
         """Apply the outbound rules and store what goes out, linked to the message it
-        answers. `queue`: sent later by the outbox worker instead of in this response."""
+        answers. `queue`: sent later by the outbox worker instead of in this response.
+        `decided`: the contact decision already taken for this turn."""
         if not replies:
             return []
         first = (
@@ -392,19 +414,10 @@ class Gateway:
             if first and conversation.channel == "sms" and purpose is Purpose.GENERAL
             else None
         )
-        account = session.get(Account, conversation.account_id) if conversation.account_id else None
+        decision = decided or self._reply_decision(session, conversation, purpose, now)
         bodies = compose(replies, opt_out_line=opt_out_line)
         sent: list[str] = []
         for body in bodies:
-            decision = contact_decision(
-                session,
-                address=conversation.address,
-                channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
-                kind=Kind.REPLY,
-                purpose=purpose,
-                now=now,
-                account=account,
-            )
             status = (
                 "queued" if queue else ("sent" if conversation.channel == "sms" else "delivered")
             )

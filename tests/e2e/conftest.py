@@ -15,11 +15,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,12 +52,35 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, deadline: float
     raise RuntimeError(f"{url} did not answer in time; log:\n{log.read_text()[-3000:]}")
 
 
+GATEWAY_TOKEN = "e2e-twilio-token"
+SMS_URL = "http://localhost/twilio/sms"  # what the Flask test client's requests are signed for
+
+
 @dataclass
 class Stack:
     rasa_url: str
     action_url: str
     database_url: str
     workdir: Path
+
+    @cached_property
+    def app(self) -> Flask:
+        """The webhook app in front of this Rasa, with Twilio signatures checked against
+        GATEWAY_TOKEN. Its reply deadline is long: a cold Rasa on 2 cores can take more than
+        the production 5 s, and these tests read the replies from the webhook's answer."""
+        from bot.web import create_app
+
+        app = create_app(
+            {
+                "database_url": self.database_url,
+                "rasa_url": self.rasa_url,
+                "var_dir": self.workdir / "web",
+                "twilio_auth_token": GATEWAY_TOKEN,
+                "public_base_url": None,
+            }
+        )
+        app.extensions["gateway"].deadline = 60
+        return app
 
     def say(self, sender: str, text: str, **metadata: Any) -> list[str]:
         """Send one message to Rasa's REST channel; the bot's replies, in order."""

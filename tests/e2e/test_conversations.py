@@ -1,13 +1,15 @@
-"""Whole conversations with the real assistant: a trained Rasa server and the action server
-over a real database. Each test is one debtor's conversation; it checks what they read and
-what the database recorded."""
+"""Whole conversations with the real assistant, through the gateway: signed SMS webhooks and
+the web chat in front of a trained Rasa server and the action server, over a real database.
+Each test is one debtor's conversation; it checks what they read and what was recorded."""
 
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 
 import pytest
 from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
 
 from bot.models import (
     Account,
@@ -22,7 +24,7 @@ from bot.models import (
     Promise,
     ValidationRequest,
 )
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import GATEWAY_TOKEN, SMS_URL, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -32,18 +34,58 @@ AISHA = {"phone": "+13125550190", "dob": "feb 29 1992", "ssn4": "1122", "ref": "
 
 
 class Debtor:
-    """One person texting the assistant."""
+    """One person texting the assistant (a signed POST /twilio/sms, as Twilio sends it) or,
+    without a phone, typing in the web chat (POST /chat/api/messages): the whole gateway in
+    front of the real Rasa."""
 
     def __init__(self, stack: Stack, phone: str | None = None) -> None:
         self.stack = stack
-        self.sender = uuid.uuid4().hex
-        self.metadata = {"channel": "sms", "address": phone} if phone else {"channel": "web"}
+        self.phone = phone
+        self.client = stack.app.test_client()
         self.transcript: list[str] = []
 
     def says(self, text: str) -> str:
-        replies = self.stack.say(self.sender, text, **self.metadata)
+        if self.phone:
+            params = {
+                "MessageSid": f"SM{uuid.uuid4().hex}",
+                "AccountSid": "AC" + "0" * 32,
+                "From": self.phone,
+                "To": "+18005550100",
+                "Body": text,
+            }
+            signature = RequestValidator(GATEWAY_TOKEN).compute_signature(SMS_URL, params)
+            response = self.client.post(
+                "/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}
+            )
+            assert response.status_code == 200, response.get_data(as_text=True)
+            root = ET.fromstring(response.get_data(as_text=True))  # noqa: S314 - our TwiML
+            replies = [m.text or "" for m in root.iter("Message")]
+        else:
+            response = self.client.post(
+                "/chat/api/messages", json={"text": text}, headers={"X-Requested-With": "fetch"}
+            )
+            assert response.status_code == 200, response.get_data(as_text=True)
+            replies = [
+                m["text"] for m in response.get_json()["messages"] if m["direction"] == "out"
+            ]
         self.transcript += [f"> {text}", *replies]
         return "\n".join(replies)
+
+    @property
+    def sender(self) -> str:
+        """The conversation id the gateway gave this person (Rasa's sender id)."""
+        if self.phone is None:
+            with self.client.session_transaction() as browser:
+                return str(browser["chat_conversation"])
+        with self.stack.session() as s:
+            found = s.scalar(
+                select(Conversation.id)
+                .where(Conversation.channel == "sms", Conversation.address == self.phone)
+                .order_by(Conversation.started_at.desc())
+                .limit(1)
+            )
+        assert found is not None, "no conversation yet"
+        return found
 
     def verify(self, *answers: str) -> str:
         reply = ""

@@ -793,7 +793,8 @@ def approach(results: dict) -> list[str]:
         "`onnx` package only assembles the graph: no torch, no export, no file) and run by "
         "onnxruntime: same outputs as numpy (to 1e-4, tested), "
         f"p50 {ort.get('single_p50_ms', '?')} ms a message, "
-        f"{ort.get('batch_ms_per_text', '?')} ms a text in training batches. Chosen "
+        f"{ort.get('batch_ms_per_text', '?')} ms a text in training batches, on one thread "
+        "(two threads save about a millisecond but double the CPU per message). Chosen "
         "(`backend: auto` falls back to numpy when onnx is missing). TensorFlow ops through "
         "`tf.function` (the third candidate of the issue) ran at 6-9 ms a message in a "
         "prototype, no better, so it was not pursued.",

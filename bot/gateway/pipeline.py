@@ -25,7 +25,12 @@ from bot.gateway.outbound import compose
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.models import Account, Conversation, Message
 from bot.services.cases import hold_for_escalation
-from bot.services.consent import ConsentAction, contact_decision, is_opted_out, record_consent
+from bot.services.consent import (
+    ConsentAction,
+    conversation_decision,
+    is_opted_out,
+    record_consent,
+)
 from bot.services.conversations import account_for_phone, new_conversation_id
 from bot.services.handoff import HandoffReason, open_handoff, request_handoff
 from bot.wording import render
@@ -373,15 +378,8 @@ class Gateway:
         session: Session, conversation: Conversation, purpose: Purpose, now: datetime
     ) -> Decision:
         """May we answer the message the debtor just sent (a reply, not initiated)?"""
-        account = session.get(Account, conversation.account_id) if conversation.account_id else None
-        return contact_decision(
-            session,
-            address=conversation.address,
-            channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
-            kind=Kind.REPLY,
-            purpose=purpose,
-            now=now,
-            account=account,
+        return conversation_decision(
+            session, conversation, kind=Kind.REPLY, purpose=purpose, now=now
         )
 
     def _record_replies(

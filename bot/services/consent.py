@@ -243,3 +243,19 @@ def contact_decision(
             state=None,
         )
     return decide(ctx, now, policy)
+
+
+def conversation_decision(
+    session: Session, conversation: Conversation, *, kind: Kind, purpose: Purpose, now: datetime
+) -> Decision:
+    """May we send this message to the conversation's debtor now (on its channel)?"""
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    return contact_decision(
+        session,
+        address=conversation.address,
+        channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+        kind=kind,
+        purpose=purpose,
+        now=now,
+        account=account,
+    )

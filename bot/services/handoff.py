@@ -10,10 +10,10 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.domain.contact import Channel, Kind, Purpose
+from bot.domain.contact import Kind, Purpose
 from bot.domain.redaction import redact
 from bot.models import Account, Conversation, Handoff, Message
-from bot.services.consent import contact_decision
+from bot.services.consent import conversation_decision
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.events import EventKind, record_event
 from bot.services.outbox import queue_message
@@ -190,7 +190,6 @@ def agent_reply(
         raise ServiceError("the reply is empty")
     conversation = session.get(Conversation, handoff.conversation_id)
     assert conversation is not None
-    account = session.get(Account, conversation.account_id) if conversation.account_id else None
     last = session.scalar(
         select(Message)
         .where(Message.conversation_id == conversation.id, Message.direction == "in")
@@ -199,14 +198,12 @@ def agent_reply(
     )
     # Answering what the debtor said lately is a reply; writing after a silence is initiated.
     replying = last is not None and now - last.created_at < REPLY_WINDOW
-    decision = contact_decision(
+    decision = conversation_decision(
         session,
-        address=conversation.address,
-        channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+        conversation,
         kind=Kind.REPLY if replying else Kind.INITIATED,
         purpose=Purpose.GENERAL,
         now=now,
-        account=account,
     )
     if not decision.allowed:
         raise ContactRefused(
@@ -241,36 +238,38 @@ def add_note(session: Session, handoff_id: int, agent_id: int, text: str, *, now
     )
 
 
-def release(
-    session: Session, handoff_id: int, agent_id: int, *, now: datetime, welcome_back: str
-) -> Handoff:
-    """Hand the conversation back to the bot: the debtor is told the assistant is back. The
-    caller resumes the Rasa tracker after the commit."""
+def _end(
+    session: Session, handoff_id: int, agent_id: int, now: datetime, *, back_to_bot: bool
+) -> tuple[Handoff, Conversation]:
+    """Close the handoff; the conversation goes back to the bot, or ends."""
     handoff = _handled(session, handoff_id, agent_id)
     handoff.status = "closed"
-    handoff.released_at = now
     handoff.closed_at = now
+    if back_to_bot:
+        handoff.released_at = now
     conversation = session.get(Conversation, handoff.conversation_id)
     assert conversation is not None
-    conversation.status = "bot"
+    conversation.status = "bot" if back_to_bot else "closed"
     record_event(
         session,
-        EventKind.HANDOFF_RELEASED,
+        EventKind.HANDOFF_RELEASED if back_to_bot else EventKind.HANDOFF_CLOSED,
         actor=f"agent:{agent_id}",
         conversation_id=conversation.id,
         account_id=conversation.account_id,
         data={"handoff_id": handoff.id},
         at=now,
     )
-    account = session.get(Account, conversation.account_id) if conversation.account_id else None
-    if contact_decision(
-        session,
-        address=conversation.address,
-        channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
-        kind=Kind.REPLY,
-        purpose=Purpose.GENERAL,
-        now=now,
-        account=account,
+    return handoff, conversation
+
+
+def release(
+    session: Session, handoff_id: int, agent_id: int, *, now: datetime, welcome_back: str
+) -> Handoff:
+    """Hand the conversation back to the bot: the debtor is told the assistant is back. The
+    caller resumes the Rasa tracker after the commit."""
+    handoff, conversation = _end(session, handoff_id, agent_id, now, back_to_bot=True)
+    if conversation_decision(
+        session, conversation, kind=Kind.REPLY, purpose=Purpose.GENERAL, now=now
     ).allowed:
         queue_message(
             session, conversation, welcome_back, sender="system", initiated=False,
@@ -281,19 +280,5 @@ def release(
 
 def close(session: Session, handoff_id: int, agent_id: int, *, now: datetime) -> Handoff:
     """End the handoff and the conversation; the debtor's next message starts a new one."""
-    handoff = _handled(session, handoff_id, agent_id)
-    handoff.status = "closed"
-    handoff.closed_at = now
-    conversation = session.get(Conversation, handoff.conversation_id)
-    assert conversation is not None
-    conversation.status = "closed"
-    record_event(
-        session,
-        EventKind.HANDOFF_CLOSED,
-        actor=f"agent:{agent_id}",
-        conversation_id=conversation.id,
-        account_id=conversation.account_id,
-        data={"handoff_id": handoff.id},
-        at=now,
-    )
+    handoff, _ = _end(session, handoff_id, agent_id, now, back_to_bot=False)
     return handoff

@@ -199,6 +199,7 @@ class Gateway:
             )
 
     def _conversation(self, session: Session, inbound: Inbound, now: datetime) -> Conversation:
+        """The debtor's open conversation, or a new one (which supersedes an idle one)."""
         if inbound.conversation_id:
             found = session.get(Conversation, inbound.conversation_id)
             if found is not None and found.status != "closed":
@@ -220,8 +221,12 @@ class Gateway:
                 found.status = "closed"  # over; one open conversation per address
                 session.flush()
         account = account_for_phone(session, inbound.address) if inbound.channel == "sms" else None
+        # A closed (or idle) conversation is never reopened: a new id, a new Rasa tracker. The
+        # insert races on purpose: the partial unique index lets one of two concurrent first
+        # messages create it, and the other retries and finds it (see _store_inbound).
+        new_id = inbound.conversation_id if found is None else None
         conversation = Conversation(
-            id=inbound.conversation_id or new_conversation_id(),
+            id=new_id or new_conversation_id(),
             channel=inbound.channel,
             address=inbound.address,
             account_id=account.id if account else None,

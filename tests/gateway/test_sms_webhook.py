@@ -734,3 +734,18 @@ def test_retry_after_a_crash_mid_turn_is_processed(
     [row] = inbound(db, sid)
     assert replies and replies[0].startswith("Hi! How can I help?")
     assert len(replies_to(db, row.id)) == 1
+
+
+def test_a_closed_web_conversation_is_never_reopened(app: Flask, db: Session) -> None:
+    from bot.gateway.pipeline import Inbound
+    from bot.models import Conversation
+
+    db.add(Conversation(id="c" * 32, channel="web", address="browser-1", status="closed"))
+    db.commit()
+    outcome = app.extensions["gateway"].handle(
+        Inbound(channel="web", address="browser-1", text="hi again", conversation_id="c" * 32)
+    )
+    assert outcome.conversation_id != "c" * 32
+    db.expire_all()
+    assert db.get(Conversation, "c" * 32).status == "closed"
+    assert db.get(Conversation, outcome.conversation_id).status != "closed"

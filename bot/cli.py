@@ -140,6 +140,15 @@ def demo_load() -> None:
 
 def register(app: Flask) -> None:
     from bot.cli_outbox import outbox_cli
+    from bot.cli_transcripts import retention_cli, transcripts_cli
 
-    for group in (db_cli, accounts_cli, users_cli, demo_cli, outbox_cli):
+    for group in (
+        db_cli,
+        accounts_cli,
+        users_cli,
+        demo_cli,
+        outbox_cli,
+        transcripts_cli,
+        retention_cli,
+    ):
         app.cli.add_command(group)

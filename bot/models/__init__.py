@@ -6,8 +6,10 @@ from bot.models.arrangements import Installment, PaymentPlan, Promise
 from bot.models.cases import Dispute, HardshipRecord, Hold, ValidationRequest
 from bot.models.contact import ConsentEvent, ContactPreference
 from bot.models.conversations import Conversation, ConversationEvent, Handoff, Message
+from bot.models.review import ConversationReview, TranscriptLink
 from bot.models.staff import ApiToken, AuditLog, StaffUser
 from bot.models.append_only import AppendOnlyError
+from bot.models import chained  # noqa: F401  (links every new message and event)
 
 __all__ = [
     "Account",
@@ -20,6 +22,7 @@ __all__ = [
     "ContactPreference",
     "Conversation",
     "ConversationEvent",
+    "ConversationReview",
     "Dispute",
     "Handoff",
     "HardshipRecord",
@@ -30,5 +33,6 @@ __all__ = [
     "PaymentPlan",
     "Promise",
     "StaffUser",
+    "TranscriptLink",
     "ValidationRequest",
 ]

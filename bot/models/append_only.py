@@ -1,6 +1,7 @@
 """Append-only tables: the audit log, the consent ledger and conversation events are never
 changed or deleted through the app (corrections are new rows). Enforced for single rows
-(flush) and for bulk UPDATE/DELETE statements run through any ORM session."""
+(flush) and for bulk UPDATE/DELETE statements run through any ORM session. The only exception
+is the retention purge, which deletes whole expired transcripts with an explicit option."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.models.contact import ConsentEvent
 from bot.models.conversations import ConversationEvent
+from bot.models.review import ConversationReview, TranscriptLink
 from bot.models.staff import AuditLog
 
-APPEND_ONLY: tuple[type, ...] = (AuditLog, ConsentEvent, ConversationEvent)
+APPEND_ONLY: tuple[type, ...] = (
+    AuditLog,
+    ConsentEvent,
+    ConversationEvent,
+    ConversationReview,
+    TranscriptLink,
+)
 _TABLES = frozenset(model.__table__.name for model in APPEND_ONLY)  # type: ignore[attr-defined]
+
+
+#: Execution option that lets the retention purge delete rows older than the retention period.
+RETENTION_PURGE = "retention_purge"
 
 
 class AppendOnlyError(RuntimeError):
@@ -32,6 +44,8 @@ for _model in APPEND_ONLY:
 def _refuse_bulk_change(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
+    if state.execution_options.get(RETENTION_PURGE):
+        return  # the retention purge (rule 20): the one sanctioned change
     table = getattr(state.statement, "table", None)
     if table is not None and getattr(table, "name", None) in _TABLES:
         raise AppendOnlyError(f"{table.name} is append-only")

@@ -1,4 +1,5 @@
-"""The JSON API for integrations (interfaces.md section 3): accounts and the handoff queue.
+"""The JSON API for integrations (interfaces.md section 3): accounts, transcripts and the
+handoff queue.
 
 Every route takes `Authorization: Bearer <token>` of a staff user (`api_auth`). Errors are
 always JSON `{"error": "..."}`: 400 bad input, 401/403 from `api_auth`, 404 unknown ids and
@@ -33,7 +34,8 @@ from bot.models import (
     ValidationRequest,
 )
 from bot.services import handoff as handoff_service
-from bot.services.audit import audit
+from bot.services import transcripts
+from bot.services.audit import AuditAction, audit
 from bot.services.balances import itemization
 from bot.services.consent import has_ceased, is_opted_out, is_wrong_number, preference_of
 from bot.services.conversations import local_today
@@ -160,7 +162,13 @@ def _one_handoff(session: Session, handoff_id: int) -> dict[str, Any]:
     return _handoff_json(*rows[0])
 
 
-def _audit(session: Session, action: str, target_type: str, target_id: str | int) -> None:
+def _audit(
+    session: Session,
+    action: str,
+    target_type: str | None,
+    target_id: str | int | None,
+    **detail: Any,
+) -> None:
     audit(
         session,
         action,
@@ -168,7 +176,7 @@ def _audit(session: Session, action: str, target_type: str, target_id: str | int
         target_type=target_type,
         target_id=target_id,
         ip=request.remote_addr,
-        detail={"via": "api"},
+        detail={"via": "api", **detail},
     )
 
 
@@ -354,6 +362,45 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
             },
         },
     }
+
+
+# ------------------------------------------------------------------------------ transcripts
+
+MAX_PER_PAGE = 200
+
+
+@bp.get("/conversations")
+@api_auth("compliance", "admin")
+def list_conversations():  # type: ignore[no-untyped-def]
+    """Conversation summaries with their flags and check hits, newest first, paged."""
+    try:
+        per_page = min(max(int(request.args.get("per_page") or 50), 1), MAX_PER_PAGE)
+    except ValueError:
+        return api_error(400, "per_page must be a number")
+    filters = transcripts.SearchFilters.from_args(request.args, per_page=per_page)
+    with sessions().begin() as session:
+        page = transcripts.search(session, filters)
+        _audit(
+            session, AuditAction.TRANSCRIPT_SEARCH, "conversation", None,
+            filters=filters.query_args(), results=page.total,
+        )  # fmt: skip
+        return jsonify(page.as_dict())
+
+
+@bp.get("/conversations/<conversation_id>")
+@api_auth("agent", "compliance", "admin")
+def conversation(conversation_id: str):  # type: ignore[no-untyped-def]
+    """The whole transcript. Agents see only conversations whose handoff they handled."""
+    with sessions().begin() as session:
+        if session.get(Conversation, conversation_id) is None:
+            return api_error(404, "no such conversation")
+        if g.api_user.role == "agent" and not transcripts.handled_by(
+            session, conversation_id, g.api_user.id
+        ):
+            return api_error(403, "agents see only the conversations they handled")
+        transcript = transcripts.load_transcript(session, conversation_id)
+        _audit(session, AuditAction.TRANSCRIPT_VIEW, "conversation", conversation_id)
+        return jsonify(transcript.as_dict())
 
 
 # ------------------------------------------------------------------------------ handoffs

@@ -1,15 +1,15 @@
 """SQLAlchemy models. Import from here: ``from bot.models import Account``."""
 
 from bot.db import Base
+from bot.models import chained  # noqa: F401  (links every new message and event)
 from bot.models.accounts import Account, Charge, Payment
+from bot.models.append_only import AppendOnlyError
 from bot.models.arrangements import Installment, PaymentPlan, Promise
 from bot.models.cases import Dispute, HardshipRecord, Hold, ValidationRequest
 from bot.models.contact import ConsentEvent, ContactPreference
 from bot.models.conversations import Conversation, ConversationEvent, Handoff, Message
 from bot.models.review import ConversationReview, TranscriptLink
 from bot.models.staff import ApiToken, AuditLog, StaffUser
-from bot.models.append_only import AppendOnlyError
-from bot.models import chained  # noqa: F401  (links every new message and event)
 
 __all__ = [
     "Account",

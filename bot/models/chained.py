@@ -1,7 +1,7 @@
 """Every message and event stored in a conversation is linked into its hash chain in the same
 flush that stores it, whichever code path wrote it (gateway, actions, agent console, outbox).
 
-Appends to one conversation are serialized by locking its row (PostgreSQL ``FOR UPDATE``;
+Appends to one conversation are serialized by locking its row (PostgreSQL ``FOR NO KEY UPDATE``;
 SQLite already serializes writers), so two processes never claim the same link.
 """
 
@@ -54,7 +54,11 @@ def _link_new_entries(session: Session, _flush: UOWTransaction) -> None:
             key=lambda e: (e.created_at, entry_type(e) == "event", e.id),
         )
         connection.execute(
-            select(Conversation.id).where(Conversation.id == conversation_id).with_for_update()
+            # NO KEY UPDATE: compatible with the KEY SHARE lock the row's inserts just took
+            # through their foreign key, so two writers queue here instead of deadlocking.
+            select(Conversation.id)
+            .where(Conversation.id == conversation_id)
+            .with_for_update(key_share=True)
         )
         last = connection.execute(
             select(TranscriptLink.seq, TranscriptLink.chain)

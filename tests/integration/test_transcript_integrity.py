@@ -68,7 +68,9 @@ def test_every_message_and_event_is_linked_in_the_order_stored(
     assert report.entries == 4
 
 
-def test_delivery_status_updates_do_not_break_the_chain(session: Session, chat: Conversation) -> None:
+def test_delivery_status_updates_do_not_break_the_chain(
+    session: Session, chat: Conversation
+) -> None:
     outbound = session.scalars(select(Message).where(Message.direction == "out")).one()
     outbound.status = "read"
     outbound.sent_at = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -206,3 +208,45 @@ def test_the_migration_chains_transcripts_stored_before_it(tmp_path) -> None:  #
         session.commit()
         assert not verify_conversation(session, "c1").intact
     engine.dispose()
+
+
+def test_concurrent_writers_to_one_conversation_each_get_their_own_link(
+    database_url: str, session: Session, chat: Conversation
+) -> None:
+    """Gateway, action server and agent console write to one conversation at once: every row
+    is linked once, in one unbroken chain (PostgreSQL locks the conversation row; SQLite
+    serializes writers)."""
+    import threading
+
+    from bot.db import session_factory
+
+    sessions = session_factory(database_url)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for i in range(5):
+                with sessions.begin() as s:
+                    s.add(
+                        Message(
+                            conversation_id=chat.id, direction="out", sender="bot",
+                            channel="sms", text=f"writer {n} message {i}", status="queued",
+                        )
+                    )  # fmt: skip
+                    if i % 2:
+                        record_event(s, EventKind.AGENT_NOTE, actor=f"agent:{n}",
+                                     conversation_id=chat.id, data={"i": i})  # fmt: skip
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    report = verify_conversation(session, chat.id)
+    assert report.intact, report.problems
+    assert report.entries == 4 + 4 * (5 + 2)

@@ -10,9 +10,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from bot.config import ROOT, Settings
-from bot.db import session_scope
+from bot.db import session_scope, utcnow
 from bot.services.accounts_import import ImportFailed, import_accounts
+from bot.services.demo_history import load_demo_history
 from bot.services.errors import ServiceError
+from bot.services.policy import load_policy
 from bot.services.users import Role, create_user, get_user, issue_token
 
 DEMO_DIR = ROOT / "demo"
@@ -136,6 +138,17 @@ def demo_load() -> None:
             if get_user(session, email) is None:
                 create_user(session, email, role, DEMO_PASSWORD)
                 click.echo(f"demo user {email} ({role.value}) / {DEMO_PASSWORD}")
+        settings = _settings()
+        written = load_demo_history(
+            session,
+            now=utcnow(),
+            today=date.today(),
+            policy=load_policy(settings.policy_file),
+            agent=get_user(session, "agent@demo.test"),
+            values={"company_name": settings.company_name, "support_phone": settings.support_phone},
+        )
+        if written:
+            click.echo(f"demo conversations: {written} past conversations written")
 
 
 def register(app: Flask) -> None:

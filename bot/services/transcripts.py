@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.timezones import zones_for_phone
@@ -310,7 +310,7 @@ def search(session: Session, filters: SearchFilters) -> Page:
     base = (
         select(Conversation.id)
         .outerjoin(Account, Account.id == Conversation.account_id)
-        .where(and_(*_conditions(filters)))
+        .where(*_conditions(filters))
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
     )
     offset = (filters.page - 1) * filters.per_page
@@ -674,7 +674,7 @@ def check_counts(session: Session, since: date | None, until: date | None) -> di
         session.scalars(
             select(Conversation.id)
             .outerjoin(Account, Account.id == Conversation.account_id)
-            .where(and_(*_conditions(filters)))
+            .where(*_conditions(filters))
         )
     )
     counts = {check: 0 for check in CHECKS_BY_CODE}

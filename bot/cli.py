@@ -139,12 +139,14 @@ def demo_load() -> None:
                 create_user(session, email, role, DEMO_PASSWORD)
                 click.echo(f"demo user {email} ({role.value}) / {DEMO_PASSWORD}")
         settings = _settings()
+        agent = get_user(session, DEMO_STAFF[0][0])
+        assert agent is not None  # created just above
         written = load_demo_history(
             session,
             now=utcnow(),
             today=date.today(),
             policy=load_policy(settings.policy_file),
-            agent=get_user(session, "agent@demo.test"),
+            agent=agent,
             values={"company_name": settings.company_name, "support_phone": settings.support_phone},
         )
         if written:

@@ -126,7 +126,7 @@ _THREATS: tuple[tuple[ThreatKind, re.Pattern[str]], ...] = tuple(
               | court\s+(?:action|order|judgm?ents?)
               | (?:legal|judicial)\s+(?:action|proceedings|steps|measures)
               | judgm?ent\s+against\s+you
-              | refer(?:red|ring)?\s+(?:this|it|you|your\s+account|the\s+account)\s+to\s+
+              | refer(?:red|ring)?\s+(?:(?:this|it|you|your\s+account|the\s+account)\s+)?to\s+
                 (?:an?|our)\s+(?:collections?\s+)?(?:attorney|lawyer|law\s+firm|legal\s+department)
             )\b""",
         ),

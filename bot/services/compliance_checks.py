@@ -188,6 +188,14 @@ class _Context:
         return sorted(out, key=lambda m: (_when(m), m.id))
 
     @cached_property
+    def verifications(self) -> list[datetime]:
+        """Every instant identity was verified (each event; `verified_at` keeps the last)."""
+        passed = [e.created_at for e in self.events if e.kind == EventKind.VERIFICATION_PASSED]
+        if self.conversation.verified_at is not None:
+            passed.append(self.conversation.verified_at)
+        return passed
+
+    @cached_property
     def sms(self) -> bool:
         return self.conversation.channel == "sms"
 
@@ -404,10 +412,8 @@ def _after_opt_out(ctx: _Context) -> Iterator[Finding]:
 
 
 def _verified(ctx: _Context, moment: datetime) -> bool:
-    passed = [e.created_at for e in ctx.events if e.kind == EventKind.VERIFICATION_PASSED.value]
-    if ctx.conversation.verified_at is not None:
-        passed.append(ctx.conversation.verified_at)
-    return any(v <= moment and moment - v < VERIFIED_FOR for v in passed)
+    """Whether a verification was current at `moment` (the assistant's own gate)."""
+    return any(v <= moment and moment - v < VERIFIED_FOR for v in ctx.verifications)
 
 
 def _disclosure_before_verification(ctx: _Context) -> Iterator[Finding]:

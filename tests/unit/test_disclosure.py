@@ -1,0 +1,237 @@
+"""The text detectors behind the compliance checks: debt details (rule 1) and threats (rule 8),
+and the product's own wording against them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import Settings
+from bot.domain.disclosure import DetailKind, ThreatKind, debt_details, threats
+
+ROOT = Path(__file__).resolve().parents[2]
+RESPONSES: dict[str, list[dict[str, str]]] = yaml.safe_load(
+    (ROOT / "domain.yml").read_text(encoding="utf-8")
+)["responses"]
+AGENT_TEMPLATES = {
+    t["key"]: t["text"]
+    for t in yaml.safe_load((ROOT / "bot" / "agent_templates.yml").read_text(encoding="utf-8"))[
+        "templates"
+    ]
+}
+COMPANY = Settings(database_url="sqlite://").company_name  # "Evergreen Health Billing"
+CREDITOR = "Evergreen Health"  # the demo accounts' creditor: part of the company's name
+ACCOUNT_REF = "ACC-100234"
+VALUES = {
+    "company_name": COMPANY,
+    "support_phone": "(800) 555-0199",
+    "first_name": "Maria",
+    "attempts_left": "2",
+}
+
+
+def details(text: str) -> set[DetailKind]:
+    found = debt_details(text, creditor=CREDITOR, account_ref=ACCOUNT_REF, company_name=COMPANY)
+    return {d.kind for d in found}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Your balance is $1,369.37.", DetailKind.AMOUNT),
+        ("That is $ 50 a month", DetailKind.AMOUNT),
+        ("You still have 480 dollars to pay", DetailKind.AMOUNT),
+        ("Pay USD 25 today", DetailKind.AMOUNT),
+        ("Your balance is due", DetailKind.DEBT_WORD),
+        ("You owe us money", DetailKind.DEBT_WORD),
+        ("the amount owed", DetailKind.DEBT_WORD),
+        ("about a debt", DetailKind.DEBT_WORD),
+        ("your account is overdue", DetailKind.DEBT_WORD),
+        ("it is 90 days past due", DetailKind.DEBT_WORD),
+        ("it is past-due", DetailKind.DEBT_WORD),
+        ("we can set up a payment plan", DetailKind.DEBT_WORD),
+        ("your delinquent account", DetailKind.DEBT_WORD),
+        ("Evergreen Health sent us your file", DetailKind.CREDITOR),
+        ("this is about EVERGREEN   HEALTH", DetailKind.CREDITOR),
+        ("reference acc-100234", DetailKind.ACCOUNT_REF),
+    ],
+)
+def test_debt_detail_is_found(text: str, kind: DetailKind) -> None:
+    assert kind in details(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, this is the automated assistant for Evergreen Health Billing.",
+        "Call 988 or 911. For help call (800) 555-0199.",
+        "What is your account reference (it looks like ACC-123456)?",  # an example, not theirs
+        "Evergreen Healthy Foods",  # not the creditor's name as a whole phrase
+        "Please reply with your ZIP code, for example 98103.",
+        "Reply STOP to opt out.",
+    ],
+)
+def test_allowed_wording_reveals_nothing(text: str) -> None:
+    assert details(text) == set()
+
+
+def test_creditor_inside_the_company_name_is_allowed_but_alone_is_not() -> None:
+    text = "Evergreen Health Billing here, about a bill from Evergreen Health."
+    found = debt_details(text, creditor=CREDITOR, company_name=COMPANY)
+    assert [(d.kind, d.matched) for d in found] == [(DetailKind.CREDITOR, "Evergreen Health")]
+
+
+def test_creditor_equal_to_the_company_is_the_company_name() -> None:
+    assert debt_details("Hi from Acme Bank.", creditor="Acme Bank", company_name="Acme Bank") == ()
+
+
+def test_details_come_in_order_of_appearance() -> None:
+    found = debt_details(
+        "ACC-100234: you owe $12.50 to Evergreen Health",
+        creditor=CREDITOR,
+        account_ref=ACCOUNT_REF,
+    )
+    assert [d.kind for d in found] == [
+        DetailKind.ACCOUNT_REF,
+        DetailKind.DEBT_WORD,
+        DetailKind.AMOUNT,
+        DetailKind.CREDITOR,
+    ]
+
+
+# ---------------------------------------------------------------------------- the product's
+# wording before verification. Sent by the gateway (keywords, safety net, holding reply),
+# by the actions that run without verification (greet, who, bot challenge, the verification
+# form and its errors, hardship empathy, handoffs, de-escalation, fallbacks, stop, wrong
+# number), by the rules (thank, goodbye, affirm), and when an agent hands back.
+PRE_VERIFICATION = (
+    "utter_greet",
+    "utter_ask_who",
+    "utter_iamabot",
+    "utter_verify_first",
+    "utter_ask_account_lookup",
+    "utter_account_not_found",
+    "utter_ask_verify_dob",
+    "utter_dob_not_understood",
+    "utter_ask_verify_second",
+    "utter_second_not_understood",
+    "utter_verify_mismatch",
+    "utter_verification_locked",
+    "utter_hardship_empathy",
+    "utter_handoff_human",
+    "utter_handoff_generic",
+    "utter_handoff_fallback",
+    "utter_attorney",
+    "utter_bankruptcy",
+    "utter_distress",
+    "utter_deceased",
+    "utter_deescalate",
+    "utter_opt_out_line",
+    "utter_opted_in",
+    "utter_help_keyword",
+    "utter_holding",
+    "utter_assistant_back",
+    "utter_opt_out_confirmed",
+    "utter_wrong_number",
+    "utter_goodbye",
+    "utter_you_are_welcome",
+    "utter_ok",
+    "utter_ask_rephrase",
+)
+# The capability menus sent before verification (action_help, action_fallback); their
+# _verified variants, sent once verified, may name the balance and plans.
+MENUS = ("utter_help", "utter_out_of_scope")
+AGENT_PRE_VERIFICATION = ("greeting", "verification_reminder", "closing")
+
+
+def _render(text: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: VALUES[m.group(1)], text)
+
+
+def test_the_pre_verification_list_names_real_responses() -> None:
+    assert set(PRE_VERIFICATION) | set(MENUS) <= set(RESPONSES)
+    assert set(AGENT_PRE_VERIFICATION) <= set(AGENT_TEMPLATES)
+
+
+@pytest.mark.parametrize("name", PRE_VERIFICATION)
+def test_response_sent_before_verification_reveals_no_debt_detail(name: str) -> None:
+    for variation in RESPONSES[name]:
+        text = _render(variation["text"])
+        assert details(text) == set(), f"{name}: {text}"
+
+
+@pytest.mark.parametrize("key", AGENT_PRE_VERIFICATION)
+def test_agent_template_usable_before_verification_reveals_nothing(key: str) -> None:
+    assert details(_render(AGENT_TEMPLATES[key])) == set()
+
+
+@pytest.mark.parametrize("name", MENUS)
+def test_capability_menus_reveal_nothing_before_verification(name: str) -> None:
+    for variation in RESPONSES[name]:
+        assert details(_render(variation["text"])) == set()
+
+
+@pytest.mark.parametrize("name", ["utter_balance", "utter_plan_intro", "utter_settlement_offer"])
+def test_responses_about_the_debt_are_detected(name: str) -> None:
+    values = {"creditor": CREDITOR, "total": "$1,369.37", "balance": "$1,369.37"}
+    for variation in RESPONSES[name]:
+        text = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), variation["text"])
+        assert details(text), name
+
+
+# ---------------------------------------------------------------------------- threats
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("We will sue you.", ThreatKind.SUIT),
+        ("If you don't pay we will take you to court", ThreatKind.SUIT),
+        ("We won't hesitate to take legal action.", ThreatKind.SUIT),
+        ("Not paying may lead to a lawsuit", ThreatKind.SUIT),
+        ("Your account will be referred to our attorney", ThreatKind.SUIT),
+        ("You could be arrested", ThreatKind.ARREST),
+        ("people go to jail for this", ThreatKind.ARREST),
+        ("we will call the police", ThreatKind.ARREST),
+        ("We will garnish your wages", ThreatKind.GARNISHMENT),
+        ("wage garnishment is next", ThreatKind.GARNISHMENT),
+        ("we can seize your car", ThreatKind.GARNISHMENT),
+        ("We will report you to the credit bureaus", ThreatKind.CREDIT_REPORTING),
+        ("this will ruin your credit", ThreatKind.CREDIT_REPORTING),
+        ("We report to Equifax", ThreatKind.CREDIT_REPORTING),
+    ],
+)
+def test_threat_is_found(text: str, kind: ThreatKind) -> None:
+    assert kind in {t.kind for t in threats(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No one will sue you.",
+        "We will not report this to the credit bureaus while the dispute is open.",
+        "Nobody is going to arrest you over a medical bill.",
+        "You cannot be jailed for a debt.",
+        "We don't garnish wages.",
+        "Please share your attorney's name and phone number.",
+        "What is the bankruptcy court case number?",
+        "If you're in immediate danger, call 911.",
+        "We can set up a payment plan.",
+    ],
+)
+def test_no_threat_in_negated_or_ordinary_wording(text: str) -> None:
+    assert threats(text) == ()
+
+
+@pytest.mark.parametrize("name", sorted(RESPONSES))
+def test_no_response_of_the_assistant_threatens(name: str) -> None:
+    for variation in RESPONSES[name]:
+        assert threats(variation["text"]) == (), name
+
+
+@pytest.mark.parametrize("key", sorted(AGENT_TEMPLATES))
+def test_no_agent_template_threatens(key: str) -> None:
+    assert threats(AGENT_TEMPLATES[key]) == ()

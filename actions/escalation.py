@@ -141,7 +141,7 @@ class ActionFallback(BotAction):
         if len(user_intents) >= 2 and set(user_intents[-2:]) <= MISUNDERSTOOD:
             return handoff_events(turn, HandoffReason.FALLBACK)
         if user_intents and user_intents[-1] == "out_of_scope":
-            turn.say("utter_out_of_scope")
+            turn.say("utter_out_of_scope_verified" if turn.verified else "utter_out_of_scope")
         else:
             turn.say("utter_ask_rephrase")
         return []

@@ -27,3 +27,15 @@ class ActionAskWho(BotAction):
         s = settings()
         turn.say("utter_ask_who", company_name=s.company_name, support_phone=s.support_phone)
         return []
+
+
+class ActionHelp(BotAction):
+    """What the assistant can do: the whole menu once verified; before, nothing that says a
+    debt exists (rule 1)."""
+
+    def name(self) -> str:
+        return "action_help"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        turn.say("utter_help_verified" if turn.verified else "utter_help")
+        return []

@@ -412,9 +412,14 @@ class Gateway:
             )
             is None
         )
+        # Rule 5: the first reply says how to opt out, whatever its purpose (a safety reply
+        # can be the first), unless it already does or the number just opted out.
         opt_out_line = (
             render("utter_opt_out_line")
-            if first and conversation.channel == "sms" and purpose is Purpose.GENERAL
+            if first
+            and conversation.channel == "sms"
+            and not any("STOP" in reply for reply in replies)
+            and not is_opted_out(session, conversation.address, Channel.SMS)
             else None
         )
         decision = decided or self._reply_decision(session, conversation, purpose, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.greet import ActionAskWho, ActionGreet
+from actions.greet import ActionAskWho, ActionGreet, ActionHelp
 from tests.actions.conftest import NEXT_NONE, responses, slot
 
 
@@ -41,3 +41,15 @@ def test_who_is_this_names_the_company_and_support_line(conversation, make_track
     assert events == [NEXT_NONE]
     assert responses(dispatcher) == ["utter_ask_who"]
     assert dispatcher.messages[0]["support_phone"] == "(800) 555-0199"
+
+
+def test_help_before_verification_says_nothing_about_a_debt(conversation, make_tracker, run_action):
+    _, dispatcher = run_action(ActionHelp(), make_tracker(conversation, text="no", intent="deny"))
+
+    assert responses(dispatcher) == ["utter_help"]  # rule 1: no balance, no plans
+
+
+def test_help_once_verified_lists_everything(verified, make_tracker, run_action):
+    _, dispatcher = run_action(ActionHelp(), make_tracker(verified, text="no", intent="deny"))
+
+    assert responses(dispatcher) == ["utter_help_verified"]

@@ -23,7 +23,7 @@ from bot.domain.redaction import redact
 from bot.gateway import safety
 from bot.gateway.outbound import compose
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
-from bot.models import Account, Conversation, Message
+from bot.models import Account, Conversation, Handoff, Message
 from bot.services.cases import hold_for_escalation
 from bot.services.consent import (
     ConsentAction,
@@ -341,11 +341,35 @@ class Gateway:
         with self.sessions.begin() as session:
             fresh = session.get(Conversation, stored.conversation_id)
             assert fresh is not None
+            purpose = Purpose.GENERAL
+            if not before.allowed and self._distress_raised(session, stored.message_id):
+                # Rule 16 over rules 10 and 15: the model caught distress the safety net
+                # missed, and crisis resources go even after an opt-out or attorney hold.
+                purpose = Purpose.COMPLIANCE
+                before = self._reply_decision(session, fresh, purpose, utcnow())
             stored.replies = self._record_replies(
-                session, fresh, stored.message_id, replies, utcnow(), decided=before
-            )
+                session, fresh, stored.message_id, replies, utcnow(),
+                decided=before, purpose=purpose,
+            )  # fmt: skip
         stored.route = "bot"
         return stored
+
+    @staticmethod
+    def _distress_raised(session: Session, message_id: int) -> bool:
+        """Did the turn answering this message hand off for distress?"""
+        inbound = session.get(Message, message_id)
+        return inbound is not None and (
+            session.scalar(
+                select(Handoff.id)
+                .where(
+                    Handoff.conversation_id == inbound.conversation_id,
+                    Handoff.reason == HandoffReason.DISTRESS.value,
+                    Handoff.created_at >= inbound.created_at,
+                )
+                .limit(1)
+            )
+            is not None
+        )
 
     def _holding(self, stored: Outcome) -> Outcome:
         """Rasa or the action server is down: one honest holding reply, and a person."""

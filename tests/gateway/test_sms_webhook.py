@@ -593,6 +593,43 @@ def test_retry_never_sends_a_reply_the_rules_blocked(
     assert say(client, "how much do i owe", sid=sid) == []
 
 
+class DistressRasa(StubRasa):
+    """Rasa's model caught distress the safety net missed: the action server hands off for
+    distress during the turn and answers with crisis resources."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__([render("utter_distress")])
+        self.app = app
+
+    def send(
+        self, sender: str, text: str, *, metadata: dict[str, Any], timeout: float
+    ) -> list[str]:
+        from bot.db import session_factory
+        from bot.services.handoff import HandoffReason, request_handoff
+
+        url = self.app.extensions["settings"].database_url
+        with session_factory(url).begin() as session:
+            conversation = session.get(Conversation, sender)
+            assert conversation is not None
+            request_handoff(session, conversation, HandoffReason.DISTRESS, now=utcnow())
+        return super().send(sender, text, metadata=metadata, timeout=timeout)
+
+
+def test_crisis_resources_from_the_model_go_even_under_an_attorney_hold(
+    app: Flask, client: FlaskClient, db: Session, maria: Account
+) -> None:
+    """Rule 16 over rule 15: the hold blocks ordinary answers, never crisis resources."""
+    hold_for_escalation(db, maria, HoldReason.ATTORNEY, actor="agent:test")
+    db.commit()
+    app.extensions["gateway"].rasa = DistressRasa(app)
+    sid = new_sid()
+    replies = say(client, "everything feels pointless lately", sid=sid)
+    assert replies and "988" in replies[0]
+    [row] = inbound(db, sid)
+    [reply] = replies_to(db, row.id)
+    assert reply.status == "sent" and reply.purpose == "compliance"
+
+
 class SlowRasa(StubRasa):
     def __init__(self, delay: float) -> None:
         super().__init__(["Your balance is $1,369.37."])

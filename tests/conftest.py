@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import upgrade_database
+from bot.db import create_app_engine
 from bot.models import Account, Base, Conversation
 
 # tests/nlu exercise the Rasa-side component and run in .venv-rasa (make test does that).
@@ -64,7 +65,7 @@ def database_url(migrated_template: tuple[str, Any], tmp_path: Path) -> Iterator
 
 @pytest.fixture
 def session(database_url: str) -> Iterator[Session]:
-    engine = create_engine(database_url)
+    engine = create_app_engine(database_url)
     with sessionmaker(bind=engine, expire_on_commit=False)() as s:
         yield s
     engine.dispose()

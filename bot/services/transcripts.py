@@ -23,6 +23,7 @@ import phonenumbers
 from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.domain.redaction import redact
 from bot.domain.timezones import zones_for_phone
 from bot.models import (
     Account,
@@ -33,7 +34,7 @@ from bot.models import (
     Message,
     StaffUser,
 )
-from bot.services.compliance_checks import CHECKS_BY_CODE, Finding, run_checks
+from bot.services.compliance_checks import CHECKS_BY_CODE, Finding, count_by_check, run_checks
 from bot.services.errors import NotFound, ServiceError
 from bot.services.events import EventKind
 from bot.services.handoff import HandoffReason
@@ -71,6 +72,10 @@ class ReviewFilter:
     OUTCOMES = ("fine", "coaching", "breach")
 
 
+#: "until=9999-12-31" means no end; one day short of date.max leaves room for the next day.
+LAST_DAY = date.max - timedelta(days=1)
+
+
 class BadFilter(ServiceError):
     code = "bad_filter"
 
@@ -100,10 +105,13 @@ class SearchFilters:
             return value[:200] or None
 
         values: dict[str, Any] = {name: clean(name) for name in cls.FIELDS}
+        for name in ("text", "name"):  # a card number searched for is never stored (rule 18)
+            if values[name]:
+                values[name] = redact(values[name]).text
         for name in ("since", "until"):
             if values[name]:
                 try:
-                    values[name] = date.fromisoformat(values[name])
+                    values[name] = min(date.fromisoformat(values[name]), LAST_DAY)
                 except ValueError:
                     raise BadFilter(f"{name} must be a date like 2026-11-23") from None
         if values["since"] and values["until"] and values["since"] > values["until"]:
@@ -137,6 +145,8 @@ def _e164(raw: str) -> str:
     try:
         number = phonenumbers.parse(raw, "US")
     except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
         raise BadFilter(f"{raw!r} is not a phone number") from None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -659,28 +669,16 @@ def search_all(session: Session, filters: SearchFilters) -> Page:
 
 
 # ---------------------------------------------------------------- check counts
-# (Added for the /compliance/checks page. If compliance_checks grows a count_by_check of its
-# own, this can delegate to it; it counts exactly what search(flag=<check code>) finds.)
-
-#: run_checks is given at most this many conversations at once.
-CHECK_CHUNK = 500
+# (Added for the /compliance/checks page: the conversations of a period, counted by
+# compliance_checks.count_by_check; it counts exactly what search(flag=<check code>) finds.)
 
 
 def check_counts(session: Session, since: date | None, until: date | None) -> dict[str, int]:
     """For each check code, how many conversations active in [since, until] it hit (the same
     date semantics as the search, so a count links to a search that finds those)."""
-    filters = SearchFilters(since=since, until=until)
-    ids = list(
-        session.scalars(
-            select(Conversation.id)
-            .outerjoin(Account, Account.id == Conversation.account_id)
-            .where(*_conditions(filters))
-        )
-    )
-    counts = {check: 0 for check in CHECKS_BY_CODE}
-    for start in range(0, len(ids), CHECK_CHUNK):
-        findings = run_checks(session, ids[start : start + CHECK_CHUNK])
-        for conversation_findings in findings.values():
-            for code in {f.check for f in conversation_findings}:
-                counts[code] = counts.get(code, 0) + 1
-    return counts
+    ids = session.scalars(
+        select(Conversation.id)
+        .outerjoin(Account, Account.id == Conversation.account_id)
+        .where(*_conditions(SearchFilters(since=since, until=until)))
+    ).all()
+    return count_by_check(session, ids)

@@ -71,7 +71,8 @@ def old_and_new(session: Session) -> dict[str, Conversation]:
     ).one()
     record_consent(
         session, dormant.phone or "", Channel.SMS, ConsentAction.OPT_OUT, source="keyword",
-        account_id=dormant.id, conversation_id=chats["dormant"].id, message_id=stop.id, now=LONG_AGO,
+        account_id=dormant.id, conversation_id=chats["dormant"].id, message_id=stop.id,
+        now=LONG_AGO,
     )  # fmt: skip
     session.commit()
     return chats

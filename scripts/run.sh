@@ -63,6 +63,8 @@ cat <<MSG
     web chat            http://127.0.0.1:$WEB_PORT/chat
     SMS simulator       http://127.0.0.1:$WEB_PORT/dev/sms
     agent console       http://127.0.0.1:$WEB_PORT/agent       (agent@demo.test / demo-password)
+    compliance review   http://127.0.0.1:$WEB_PORT/compliance  (compliance@demo.test / demo-password)
+    dashboard           http://127.0.0.1:$WEB_PORT/compliance/dashboard
     health              http://127.0.0.1:$WEB_PORT/readyz
     Rasa                $RASA_URL     action server $ACTION_SERVER_URL
   Demo accounts to verify as: see README.md. Ctrl-C stops everything.

@@ -1,6 +1,7 @@
 """Transcripts for compliance review: search, the whole conversation in order, flags and
 exports. Reads only; the audit entry for each view, search and export is the caller's (it
-knows who asked and from where).
+knows who asked and from where). `company_name` is the name rule 1 allows before
+verification: the app's setting (default: the environment's).
 
 Flags come from what happened (events and handoffs: the list in interfaces.md); the automatic
 checks of :mod:`bot.services.compliance_checks` are reported beside them and can be searched
@@ -315,7 +316,7 @@ def _review_condition(review: str) -> ColumnElement[bool]:
     )
 
 
-def search(session: Session, filters: SearchFilters) -> Page:
+def search(session: Session, filters: SearchFilters, *, company_name: str | None = None) -> Page:
     """Conversations matching every filter, newest first, one page with flags and checks."""
     base = (
         select(Conversation.id)
@@ -327,20 +328,24 @@ def search(session: Session, filters: SearchFilters) -> Page:
     if filters.flag and filters.flag in CHECKS_BY_CODE:
         # A check is computed, not stored: run it over the matches, then page.
         ids = list(session.scalars(base))
-        findings = run_checks(session, ids)
+        findings = run_checks(session, ids, company_name=company_name)
         hits = [cid for cid in ids if any(f.check == filters.flag for f in findings[cid])]
         return Page(
-            summarize(session, hits[offset : offset + filters.per_page]),
+            summarize(session, hits[offset : offset + filters.per_page], company_name=company_name),
             filters.page,
             filters.per_page,
             len(hits),
         )
     total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
     ids = list(session.scalars(base.limit(filters.per_page).offset(offset)))
-    return Page(summarize(session, ids), filters.page, filters.per_page, total)
+    return Page(
+        summarize(session, ids, company_name=company_name), filters.page, filters.per_page, total
+    )
 
 
-def summarize(session: Session, conversation_ids: Sequence[str]) -> list[Summary]:
+def summarize(
+    session: Session, conversation_ids: Sequence[str], *, company_name: str | None = None
+) -> list[Summary]:
     """Summaries of these conversations, in the order given, loaded in a few queries."""
     if not conversation_ids:
         return []
@@ -353,7 +358,7 @@ def summarize(session: Session, conversation_ids: Sequence[str]) -> list[Summary
         ).all()
     )
     flags = flags_of(session, ids)
-    findings = run_checks(session, ids)
+    findings = run_checks(session, ids, company_name=company_name)
     reviews = latest_reviews(session, ids)
     rows = session.execute(
         select(Conversation, Account)
@@ -531,14 +536,16 @@ def debtor_zone(conversation: Conversation, account: Account | None) -> str | No
     return None
 
 
-def load_transcript(session: Session, conversation_id: str) -> Transcript:
+def load_transcript(
+    session: Session, conversation_id: str, *, company_name: str | None = None
+) -> Transcript:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound("no such conversation")
     account = session.get(Account, conversation.account_id) if conversation.account_id else None
     zone_name = debtor_zone(conversation, account)
     zone = ZoneInfo(zone_name) if zone_name else None
-    summary = summarize(session, [conversation_id])[0]
+    summary = summarize(session, [conversation_id], company_name=company_name)[0]
     by_message: dict[int | None, list[Finding]] = defaultdict(list)
     for finding in summary.findings:
         by_message[finding.message_id].append(finding)
@@ -663,9 +670,13 @@ def search_csv(summaries: Iterable[Summary]) -> str:
 EXPORT_LIMIT = 5000
 
 
-def search_all(session: Session, filters: SearchFilters) -> Page:
+def search_all(
+    session: Session, filters: SearchFilters, *, company_name: str | None = None
+) -> Page:
     """Every match (up to EXPORT_LIMIT), for an export."""
-    return search(session, replace(filters, page=1, per_page=EXPORT_LIMIT))
+    return search(
+        session, replace(filters, page=1, per_page=EXPORT_LIMIT), company_name=company_name
+    )
 
 
 # ---------------------------------------------------------------- check counts
@@ -673,7 +684,9 @@ def search_all(session: Session, filters: SearchFilters) -> Page:
 # compliance_checks.count_by_check; it counts exactly what search(flag=<check code>) finds.)
 
 
-def check_counts(session: Session, since: date | None, until: date | None) -> dict[str, int]:
+def check_counts(
+    session: Session, since: date | None, until: date | None, *, company_name: str | None = None
+) -> dict[str, int]:
     """For each check code, how many conversations active in [since, until] it hit (the same
     date semantics as the search, so a count links to a search that finds those)."""
     ids = session.scalars(
@@ -681,4 +694,4 @@ def check_counts(session: Session, since: date | None, until: date | None) -> di
         .outerjoin(Account, Account.id == Conversation.account_id)
         .where(*_conditions(SearchFilters(since=since, until=until)))
     ).all()
-    return count_by_check(session, ids)
+    return count_by_check(session, ids, company_name=company_name)

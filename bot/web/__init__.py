@@ -60,9 +60,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     auth.csrf.exempt(chat.bp)
     app.register_blueprint(api.bp)
     auth.csrf.exempt(api.bp)  # bearer-token JSON API, not forms
-    from bot.web import agent
+    from bot.web import agent, compliance
 
     app.register_blueprint(agent.bp)  # its forms carry the CSRF token
+    app.register_blueprint(compliance.bp)  # review form carries the CSRF token; views audited
+    from bot.web import dashboard
+
+    app.register_blueprint(dashboard.bp)  # the numbers: GET only, page and JSON
     if settings.environment == "development":
         from bot.web import dev
 

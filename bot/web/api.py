@@ -43,7 +43,7 @@ from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.holds import active_holds
 from bot.services.outbox import MAX_BODY, OPT_OUT_LINE
 from bot.web.auth import api_auth, api_error
-from bot.web.deps import resume_bot, sessions
+from bot.web.deps import resume_bot, sessions, settings
 from bot.wording import render
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,7 @@ def list_conversations():  # type: ignore[no-untyped-def]
         return api_error(400, "per_page must be a number")
     filters = transcripts.SearchFilters.from_args(request.args, per_page=per_page)
     with sessions().begin() as session:
-        page = transcripts.search(session, filters)
+        page = transcripts.search(session, filters, company_name=settings().company_name)
         _audit(
             session, AuditAction.TRANSCRIPT_SEARCH, "conversation", None,
             filters=filters.query_args(), results=page.total,
@@ -398,7 +398,9 @@ def conversation(conversation_id: str):  # type: ignore[no-untyped-def]
             session, conversation_id, g.api_user.id
         ):
             return api_error(403, "agents see only the conversations they handled")
-        transcript = transcripts.load_transcript(session, conversation_id)
+        transcript = transcripts.load_transcript(
+            session, conversation_id, company_name=settings().company_name
+        )
         _audit(session, AuditAction.TRANSCRIPT_VIEW, "conversation", conversation_id)
         return jsonify(transcript.as_dict())
 

@@ -63,7 +63,7 @@ def login():  # type: ignore[no-untyped-def]
                 login_user(Staff(user))
                 target = request.args.get("next", "")
                 if not target.startswith("/") or target.startswith("//"):
-                    target = url_for("agent.queue") if user.role == "agent" else "/"
+                    target = url_for("agent.queue" if user.role == "agent" else "compliance.search")
                 return redirect(target)
         flash("That email and password do not match.", "error")
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401

@@ -80,6 +80,10 @@ class PlanPolicy:
     promise_max_days: int = 30
     promise_min_cents: int = 100
     reminder_days_before: int = 3
+    #: Days after a due date before a payment counts as missed and a follow-up is sent.
+    missed_grace_days: int = 2
+    #: How far past its original date an installment or promise may be moved.
+    reschedule_max_days: int = 14
 
     def __post_init__(self) -> None:
         at_least_one = (

@@ -8,6 +8,7 @@ from bot.models.arrangements import Installment, PaymentPlan, Promise
 from bot.models.cases import Dispute, HardshipRecord, Hold, ValidationRequest
 from bot.models.contact import ConsentEvent, ContactPreference
 from bot.models.conversations import Conversation, ConversationEvent, Handoff, Message
+from bot.models.outreach import Outreach, SurveyResponse
 from bot.models.review import ConversationReview, TranscriptLink
 from bot.models.staff import ApiToken, AuditLog, StaffUser
 
@@ -29,10 +30,12 @@ __all__ = [
     "Hold",
     "Installment",
     "Message",
+    "Outreach",
     "Payment",
     "PaymentPlan",
     "Promise",
     "StaffUser",
+    "SurveyResponse",
     "TranscriptLink",
     "ValidationRequest",
 ]

@@ -154,6 +154,15 @@ def _claim_and_check(
         assert message is not None
         conversation = session.get(Conversation, message.conversation_id)
         assert conversation is not None
+        if message.expires_at is not None and now >= message.expires_at:
+            # A reminder that could not go before its date is dropped, never sent late.
+            message.attempts -= 1
+            message.status = "canceled"
+            message.next_attempt_at = None
+            message.error = "expired: the contact rules held it until it no longer applied"
+            report.blocked += 1
+            log.info("message %s expired before it could be sent", message.id)
+            return None
         account = session.get(Account, conversation.account_id) if conversation.account_id else None
         decision = contact_decision(
             session,
@@ -169,7 +178,20 @@ def _claim_and_check(
         # Not a send attempt: the count is put back.
         message.attempts -= 1
         message.error = f"contact rules: {decision.reason}"
-        if decision.not_before is not None:
+        if (
+            decision.not_before is not None
+            and message.expires_at is not None
+            and decision.not_before >= message.expires_at
+        ):
+            message.status = "canceled"
+            message.next_attempt_at = None
+            message.error = (
+                f"expired: the contact rules ({decision.reason}) would hold it until "
+                f"{decision.not_before.isoformat()}, after it no longer applied"
+            )
+            report.blocked += 1
+            log.info("message %s dropped: %s", message.id, message.error)
+        elif decision.not_before is not None:
             message.status = "queued"
             message.next_attempt_at = decision.not_before
             report.deferred += 1
@@ -192,6 +214,23 @@ def _finish(sessions: sessionmaker[Session], message_id: int, **values: object) 
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _touch_conversation(sessions: sessionmaker[Session], message_id: int, now: datetime) -> None:
+    """A message just went out: its conversation is live again, so the debtor's answer to a
+    reminder sent long after it was queued continues the same conversation."""
+    try:
+        with sessions.begin() as session:
+            conversation_id = select(Message.conversation_id).where(Message.id == message_id)
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id.scalar_subquery())
+                .where(Conversation.last_message_at < now)
+                .values(last_message_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:  # bookkeeping only: never let it turn a sent message into a retry
+        log.exception("outbox: could not touch the conversation of message %s", message_id)
 
 
 def _deliver_one(
@@ -231,6 +270,7 @@ def _deliver_one(
         log.error("message %s failed: %s", message_id, exc)
         return
     # Sent. Whatever happens now, the row must not go back to "queued".
+    _touch_conversation(sessions, message_id, now)
     try:
         _finish(sessions, message_id, status="sent", provider_sid=sid, sent_at=now, error=None)
     except IntegrityError:

@@ -448,3 +448,49 @@ def test_cli_run_once_and_stuck(
         s.execute(select(Message).where(Message.id == message_id)).scalar_one().status = "sending"
     stuck = runner.invoke(outbox_cli, ["stuck", "--minutes", "0"])
     assert f"{message_id}\tconversation" in stuck.output
+
+
+def test_a_reminder_held_past_its_expiry_is_dropped_with_a_reason_never_sent_late(
+    session: Session, sessions: sessionmaker[Session], conversation: Conversation
+) -> None:
+    """Queued at night, held by the window until 08:00; it expired at 07:00: dropped."""
+    message_id = _queue(session, conversation, "A reminder", initiated=True, now=NIGHT)
+    row = session.get(Message, message_id)
+    assert row is not None
+    row.expires_at = NEXT_MORNING - timedelta(hours=1)
+    session.commit()
+    sender = RecordingSender()
+
+    deliver_due(sessions, sender, now=NIGHT)  # outside the window: held, not re-queued
+    held = _row(sessions, message_id)
+    assert held.status == "canceled" and "after it no longer applied" in (held.error or "")
+    deliver_due(sessions, sender, now=NEXT_MORNING)
+    assert sender.calls == []
+
+
+def test_an_unexpired_reminder_held_by_the_window_goes_at_the_next_allowed_moment(
+    session: Session, sessions: sessionmaker[Session], conversation: Conversation
+) -> None:
+    message_id = _queue(session, conversation, "A reminder", initiated=True, now=NIGHT)
+    row = session.get(Message, message_id)
+    assert row is not None
+    row.expires_at = NEXT_MORNING + timedelta(days=2)
+    session.commit()
+    sender = RecordingSender()
+    deliver_due(sessions, sender, now=NIGHT)
+    assert _row(sessions, message_id).status == "queued"
+    deliver_due(sessions, sender, now=NEXT_MORNING)
+    assert _row(sessions, message_id).status == "sent" and len(sender.calls) == 1
+
+
+def test_sending_makes_the_conversation_live_again(
+    session: Session, sessions: sessionmaker[Session], conversation: Conversation
+) -> None:
+    """A reminder sent long after the last message: the debtor's answer continues it."""
+    conversation.last_message_at = NOW - timedelta(days=5)
+    session.commit()
+    _queue(session, conversation, "A reminder", initiated=True, now=NOW)
+    deliver_due(sessions, RecordingSender(), now=NOW)
+    with sessions() as s:
+        fresh = s.get(Conversation, conversation.id)
+        assert fresh is not None and fresh.last_message_at == NOW

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,10 @@ def run_action(session: Session, domain: dict[str, Any]) -> Run:
     def run(action: Action, tracker: Tracker) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
         session.commit()  # release the test's own transaction before the action writes
         dispatcher = CollectingDispatcher()
-        events = asyncio.run(action.run(dispatcher, tracker, domain))
+        # In a thread of its own: the browser tests' Playwright keeps an event loop running
+        # in the main thread for the rest of the session, and asyncio.run refuses to nest.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            events = pool.submit(asyncio.run, action.run(dispatcher, tracker, domain)).result()
         session.expire_all()
         return [{k: v for k, v in e.items() if k != "timestamp"} for e in events], dispatcher
 

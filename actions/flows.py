@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
 
-FORMS = ("verify_form", "plan_form", "promise_form", "hardship_form", "dispute_form")
+FORMS = (
+    "verify_form",
+    "plan_form",
+    "promise_form",
+    "hardship_form",
+    "dispute_form",
+    "reschedule_form",
+)
 
 #: Actions that show or change something about the debt: run only after verification.
 GATED = (
@@ -21,6 +28,7 @@ GATED = (
     "action_start_dispute",
     "action_request_validation",
     "action_contact_preference",
+    "action_reschedule_payment",
 )
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -36,6 +44,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "action_start_hardship_form": ("verify_form", "hardship_form"),
     "action_record_hardship": ("action_offer_plans",),
     "action_start_dispute": ("verify_form", "dispute_form"),
+    "action_reschedule_payment": ("verify_form", "reschedule_form"),
 }
 
 #: Questions a person may ask in the middle of any form: answered, then the form goes on.

@@ -323,6 +323,49 @@ def _weekday_phrase(words: list[str], today: date) -> date | None:
     return None
 
 
+# ----------------------------------------------------------------------------- delays
+
+# "push it back a week", "a couple days later", "2 more days", "delay it by 3 days",
+# "another week": how much later than the date it had. "a few days" is not a number: None.
+_DELAY = re.compile(
+    rf"\b(?:back|by|later\s+by|out)\s+(?:(\d{{1,2}})|({_NUM_WORD_RE})|a\s+couple(?:\s+of)?)"
+    r"\s+(day|week)s?\b"
+    rf"|\b(?:(\d{{1,2}})|({_NUM_WORD_RE})|a\s+couple(?:\s+of)?)\s+(?:more\s+)?(day|week)s?"
+    r"\s+(?:later|after|more|extra|longer)\b"
+    rf"|\b(?:(\d{{1,2}})|({_NUM_WORD_RE})|a\s+couple(?:\s+of)?)\s+more\s+(day|week)s?\b"
+    r"|\banother\s+(day|week)\b"
+)
+
+
+def parse_delay(text: str) -> timedelta | None:
+    """How much later a debtor wants a payment they already have a date for: "push it back a
+    week" (7 days), "a couple days later" (2), "3 more days", "another week". None when the
+    message names no amount of days or weeks ("push it back", "a few days")."""
+    t = _normalize(text)
+    m = _DELAY.search(t)
+    if m is None:
+        return None
+    groups = m.groups()
+    if groups[9] is not None:  # "another day|week"
+        n, unit = 1, groups[9]
+    else:
+        digits, word, unit = next(groups[k : k + 3] for k in (0, 3, 6) if groups[k + 2] is not None)
+        n = _amount(digits, word)
+    days = n * (7 if unit == "week" else 1)
+    return timedelta(days=days) if days > 0 else None
+
+
+def requested_date(text: str, today: date, current: date | None) -> date | None:
+    """The date a debtor wants a payment moved to: a date they name ("friday", "the 20th",
+    "dec 3"; :func:`parse_when`), else, when the payment has a `current` date, that date plus
+    the delay they name ("push it back a week")."""
+    when = parse_when(text, today)
+    if when is not None or current is None:
+        return when
+    delay = parse_delay(text)
+    return current + delay if delay is not None else None
+
+
 # ----------------------------------------------------------------------------- frequency
 
 _BIWEEKLY = re.compile(

@@ -423,6 +423,22 @@ def custom_option(
     )
 
 
+# ----------------------------------------------------------------------------- moving a date
+
+
+def reschedule_window(
+    due_on: date, today: date, policy: PlanPolicy, *, following_due: date | None = None
+) -> tuple[date, date]:
+    """The dates a payment due on `due_on` may move to, both included: from tomorrow (a date
+    must be after today) to `policy.reschedule_max_days` after its own date, and, for a
+    plan's installment, before the plan's following installment. Moving it earlier (but
+    after today) is allowed. The window is empty (first > last) when no date is left."""
+    latest = due_on + timedelta(days=policy.reschedule_max_days)
+    if following_due is not None:
+        latest = min(latest, following_due - timedelta(days=1))
+    return today + timedelta(days=1), latest
+
+
 # ----------------------------------------------------------------------------- settlement
 
 

@@ -33,3 +33,27 @@ class OnHold(ServiceError):
 
 class Conflict(ServiceError):
     code = "conflict"
+
+
+class RescheduleRefused(ServiceError):
+    """A payment date cannot be moved as asked (bot.services.plans.reschedule_payment)."""
+
+    code = "reschedule_refused"
+
+
+class NothingToReschedule(RescheduleRefused):
+    """No scheduled installment of an active plan and no open promise whose date may move."""
+
+    code = "nothing_to_reschedule"
+
+
+class RescheduleDateInPast(RescheduleRefused):
+    """The new date is today or earlier: a moved payment must be due after today."""
+
+    code = "reschedule_date_in_past"
+
+
+class RescheduleTooLate(RescheduleRefused):
+    """The new date is after the latest allowed; `details["latest"]` is that date."""
+
+    code = "reschedule_too_late"

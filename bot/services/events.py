@@ -19,6 +19,8 @@ class EventKind(StrEnum):
     PLAN_OFFERED = "plan_offered"
     PLAN_ACCEPTED = "plan_accepted"
     PROMISE = "promise"
+    PAYMENT_RESCHEDULED = "payment_rescheduled"
+    PAYMENT_MISSED = "payment_missed"  # an installment or promise not paid (outreach)
     DISPUTE = "dispute"
     VALIDATION_REQUEST = "validation_request"
     HOLD_PLACED = "hold_placed"
@@ -36,6 +38,7 @@ class EventKind(StrEnum):
     HANDOFF_CLOSED = "handoff_closed"
     AGENT_NOTE = "agent_note"
     PAYMENT_LINK = "payment_link"
+    SURVEY_ANSWERED = "survey_answered"
 
 
 def record_event(

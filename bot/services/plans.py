@@ -1,16 +1,48 @@
-"""Payment plans and promises to pay: offered from the policy, recorded when accepted."""
+"""Payment plans and promises to pay: offered from the policy, recorded when accepted, and
+the date of the next payment moved when the debtor asks ("can I move it to friday").
+
+Moving a date, the rules:
+- What moves: the next `scheduled` installment (earliest date) of the account's active
+  plan(s); with none, its open promise with the earliest date. Nothing else: a paid or missed
+  installment, a kept or broken promise, or nothing at all is `NothingToReschedule`.
+- To what: a date after today (`RescheduleDateInPast` otherwise), at most
+  `policy.reschedule_max_days` after the payment's own date, and for an installment before
+  the plan's following installment (`RescheduleTooLate` with the latest date otherwise).
+  Earlier is allowed as long as it is after today. A payment whose window has closed (its
+  date plus the allowance is already past) is nothing to move: a new promise or plan is.
+- Holds: a hold on the whole account (dispute, validation, bankruptcy, attorney, distress,
+  deceased) refuses it with `OnHold`, like every other change to what is due. Nothing is
+  collected and no reminder goes while it stands, so the date does not bind the debtor; the
+  reply ("we won't ask for any payment for now") answers what they need without a line
+  about what is due, which rule 14 (and the attorney and bankruptcy holds) keep out of the
+  conversation. A hold on one charge leaves the account collectible and the date movable.
+- Recorded: the new date on the row, and a `payment_rescheduled` event with both dates.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.plans import PlanOption, PlanPolicy, PolicyViolation, offer_options
+from bot.domain.plans import (
+    PlanOption,
+    PlanPolicy,
+    PolicyViolation,
+    offer_options,
+    reschedule_window,
+)
 from bot.models import Account, HardshipRecord, Installment, PaymentPlan, Promise
 from bot.services.balances import itemization
-from bot.services.errors import Conflict, OnHold
+from bot.services.errors import (
+    Conflict,
+    NothingToReschedule,
+    OnHold,
+    RescheduleDateInPast,
+    RescheduleTooLate,
+)
 from bot.services.events import EventKind, record_event
 from bot.services.holds import account_hold_reasons
 
@@ -144,3 +176,131 @@ def record_promise(
         at=now,
     )
     return promise
+
+
+# ----------------------------------------------------------------------------- moving a date
+
+
+@dataclass(frozen=True)
+class DuePayment:
+    """The payment a request to move "it" is about."""
+
+    kind: str  # "installment" | "promise"
+    id: int
+    amount_cents: int
+    due_on: date
+    #: For an installment, the date of the plan's following installment (None: the last).
+    following_due: date | None = None
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    kind: str  # "installment" | "promise"
+    id: int
+    amount_cents: int
+    old_date: date
+    new_date: date
+
+
+def next_due_payment(session: Session, account: Account) -> DuePayment | None:
+    """The next scheduled installment of an active plan, else the earliest open promise."""
+    installment = session.scalar(
+        select(Installment)
+        .join(PaymentPlan)
+        .where(
+            PaymentPlan.account_id == account.id,
+            PaymentPlan.status == "active",
+            Installment.status == "scheduled",
+        )
+        .order_by(Installment.due_on, Installment.id)
+        .limit(1)
+    )
+    if installment is not None:
+        following = session.scalar(
+            select(Installment.due_on)
+            .where(Installment.plan_id == installment.plan_id, Installment.seq > installment.seq)
+            .order_by(Installment.seq)
+            .limit(1)
+        )
+        return DuePayment(
+            "installment",
+            installment.id,
+            installment.amount_cents,
+            installment.due_on,
+            following,
+        )
+    promise = session.scalar(
+        select(Promise)
+        .where(Promise.account_id == account.id, Promise.status == "open")
+        .order_by(Promise.due_on, Promise.id)
+        .limit(1)
+    )
+    if promise is not None:
+        return DuePayment("promise", promise.id, promise.amount_cents, promise.due_on)
+    return None
+
+
+def payment_to_move(
+    session: Session, account: Account, *, today: date, policy: PlanPolicy
+) -> DuePayment:
+    """The payment whose date may move now. Raises OnHold while collection is paused, and
+    NothingToReschedule without one (or when its window has closed)."""
+    ensure_collectible(session, account)
+    payment = next_due_payment(session, account)
+    if payment is None:
+        raise NothingToReschedule("no scheduled installment or open promise")
+    first, last = reschedule_window(
+        payment.due_on, today, policy, following_due=payment.following_due
+    )
+    if first > last:
+        raise NothingToReschedule(f"the {payment.kind} due {payment.due_on} can no longer move")
+    return payment
+
+
+def reschedule_payment(
+    session: Session,
+    account: Account,
+    new_date: date,
+    *,
+    today: date,
+    now: datetime,
+    policy: PlanPolicy,
+    actor: str,
+    conversation_id: str | None = None,
+) -> Rescheduled:
+    """Move the next payment (see the module docstring for which, and to what)."""
+    payment = payment_to_move(session, account, today=today, policy=policy)
+    first, last = reschedule_window(
+        payment.due_on, today, policy, following_due=payment.following_due
+    )
+    if new_date < first:
+        raise RescheduleDateInPast(f"{new_date} is not after {today}", earliest=first)
+    if new_date > last:
+        raise RescheduleTooLate(f"{new_date} is after {last}", latest=last)
+    row: Installment | Promise | None = (
+        session.get(Installment, payment.id)
+        if payment.kind == "installment"
+        else session.get(Promise, payment.id)
+    )
+    assert row is not None
+    moved = Rescheduled(payment.kind, payment.id, payment.amount_cents, payment.due_on, new_date)
+    if new_date == payment.due_on:
+        return moved  # already due then: nothing to change or record
+    row.due_on = new_date
+    account.last_activity_at = now
+    record_event(
+        session,
+        EventKind.PAYMENT_RESCHEDULED,
+        actor=actor,
+        conversation_id=conversation_id,
+        account_id=account.id,
+        data={
+            "kind": payment.kind,
+            f"{payment.kind}_id": payment.id,
+            "amount_cents": payment.amount_cents,
+            "old_date": payment.due_on.isoformat(),
+            "new_date": new_date.isoformat(),
+        },
+        at=now,
+    )
+    return moved

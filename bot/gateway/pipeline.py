@@ -33,6 +33,7 @@ from bot.services.consent import (
 )
 from bot.services.conversations import account_for_phone, new_conversation_id
 from bot.services.handoff import HandoffReason, open_handoff, request_handoff
+from bot.services.surveys import parse_answer, pending_survey, record_answer
 from bot.wording import render
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Outcome:
     message_id: int
     replies: list[str] = field(default_factory=list)  # bodies to answer with now
     duplicate: bool = False
-    route: str = "bot"  # bot | keyword | safety | agent | silent | holding | late
+    route: str = "bot"  # bot | keyword | safety | survey | agent | silent | holding | late
 
 
 class Gateway:
@@ -121,11 +122,13 @@ class Gateway:
         with self.sessions.begin() as session:
             conversation = session.get(Conversation, stored.conversation_id)
             assert conversation is not None
-            route, replies = self._route(session, conversation, text, now)
+            route, replies = self._route(session, conversation, stored.message_id, text, now)
             # Keyword answers and safety replies (crisis resources, acknowledgements) are
-            # what the rules still allow after an opt-out or an attorney hold.
+            # what the rules still allow after an opt-out or an attorney hold; the thanks for
+            # a survey answer is an ordinary reply.
+            purpose = Purpose.GENERAL if route == "survey" else Purpose.COMPLIANCE
             bodies = self._record_replies(
-                session, conversation, stored.message_id, replies, now, purpose=Purpose.COMPLIANCE
+                session, conversation, stored.message_id, replies, now, purpose=purpose
             )
         if route == "rasa":
             return self._ask_rasa(stored, conversation, text)
@@ -244,9 +247,15 @@ class Gateway:
         }
 
     def _route(
-        self, session: Session, conversation: Conversation, text: str, now: datetime
+        self,
+        session: Session,
+        conversation: Conversation,
+        message_id: int,
+        text: str,
+        now: datetime,
     ) -> tuple[str, list[str]]:
-        """Keywords, opt-outs and the safety net, decided here; otherwise "rasa"."""
+        """Keywords, opt-outs, the safety net and survey answers, decided here; otherwise
+        "rasa"."""
         sms = conversation.channel == "sms"
         word = keyword(text)
         if sms and (word is Keyword.STOP or is_plain_language_opt_out(text)):
@@ -265,6 +274,13 @@ class Gateway:
             return "safety", self._escalate(session, conversation, hit.reason, hit.matched, now)
         if sms and is_opted_out(session, conversation.address, Channel.SMS):
             return "silent", []  # opted out: stored, nothing sent (rule 10)
+        answer = parse_answer(text)  # "4 great service" after "How did we do?"
+        survey = pending_survey(session, conversation.id, now) if answer else None
+        if answer is not None and survey is not None:
+            saved = record_answer(session, survey, answer.score, answer.comment, message_id, now)
+            if saved.message_id == message_id:  # else a second answer, sent with the first
+                thanks = "utter_survey_thanks_low" if answer.score <= 2 else "utter_survey_thanks"
+                return "survey", [render(thanks)]
         if conversation.status == "handoff" or open_handoff(session, conversation.id):
             return "agent", []  # the agent sees it in the console; the bot stays silent
         return "rasa", []

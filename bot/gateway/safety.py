@@ -128,6 +128,14 @@ def _pipeline():  # type: ignore[no-untyped-def]
     return nlp, matcher
 
 
+#: "the agent was great", "that rep said...": a person already met, not a request for one.
+_DEFINITE = frozenset({"the", "that", "this", "our", "my"})
+
+
+def _names_one_already_met(doc, start: int, end: int) -> bool:  # type: ignore[no-untyped-def]
+    return end - start == 1 and start > 0 and doc[start - 1].lower_ in _DEFINITE
+
+
 def check(text: str) -> SafetyHit | None:
     """The most serious escalation the text shows, or None."""
     nlp, matcher = _pipeline()
@@ -135,6 +143,8 @@ def check(text: str) -> SafetyHit | None:
     hits: dict[HandoffReason, str] = {}
     for match_id, start, end in matcher(doc):
         reason = HandoffReason(nlp.vocab.strings[match_id])
+        if reason is HandoffReason.HUMAN_REQUEST and _names_one_already_met(doc, start, end):
+            continue
         hits.setdefault(reason, doc[start:end].text)
     for reason in ORDER:
         if reason in hits:

@@ -40,7 +40,10 @@ Definitions:
   count links to a search that finds the same conversations), the number of conversations
   with at least one finding of each check (``compliance_checks.count_by_check``); *hits* is
   their sum, and *conversations checked* how many were looked at.
-- **CSAT**: ``None`` until the survey issue adds survey answers; see :func:`csat`.
+- **CSAT**: answers to the satisfaction survey ("How did we do? Reply 1-5") *recorded* in the
+  range: how many, their average score, how many gave each score (1 to 5, zeros included),
+  *satisfied* (a 4 or a 5) and the CSAT rate, satisfied / answers; and the latest comments (at
+  most ``CSAT_COMMENTS``, newest first, redacted). ``None`` when the range has no answers.
 
 Money is integer cents; :meth:`Metrics.as_dict` adds a formatted string next to every
 ``*_cents`` key (``"scheduled_cents": 123456`` and ``"scheduled": "$1,234.56"``). Durations
@@ -58,6 +61,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, sel
 from sqlalchemy.orm import Session
 
 from bot.domain.money import format_money
+from bot.domain.redaction import redact
 from bot.models import (
     ConsentEvent,
     Conversation,
@@ -66,18 +70,22 @@ from bot.models import (
     Handoff,
     HardshipRecord,
     Installment,
-    Payment,
     PaymentPlan,
     Promise,
+    SurveyResponse,
     ValidationRequest,
 )
 from bot.services import compliance_checks
 from bot.services.cases import DisputeReason, HardshipCategory, ValidationKind
 from bot.services.events import EventKind
 from bot.services.handoff import HandoffReason
+from bot.services.payment_status import promise_paid_cents
 
 #: The longest range one request may ask for (a day per bar on the chart).
 MAX_RANGE_DAYS = 731
+#: The survey's scale, and how many of the latest comments the CSAT shows.
+SCORES = (1, 2, 3, 4, 5)
+CSAT_COMMENTS = 5
 CHANNELS = ("sms", "web")
 
 
@@ -182,10 +190,21 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class SurveyComment:
+    score: int
+    comment: str  # redacted
+    created_at: datetime
+    conversation_id: str  # the conversation the survey asked about
+
+
+@dataclass(frozen=True)
 class CsatSummary:
     responses: int
-    average: float  # on the survey's scale, 1 (poor) to 5 (great)
-    distribution: dict[int, int]  # score -> answers
+    average: float  # on the survey's scale, 1 (poor) to 5 (great), to two decimals
+    distribution: dict[int, int]  # score -> answers, 1 to 5, zeros included
+    satisfied: int  # answers of 4 or 5
+    csat_rate: float  # satisfied / responses
+    comments: tuple[SurveyComment, ...]  # the latest, newest first
 
 
 @dataclass(frozen=True)
@@ -428,15 +447,7 @@ def _plans(session: Session, in_range: Any) -> Plans:
 
 
 def _promises(session: Session, in_range: Any, today: date) -> Promises:
-    paid = (
-        select(func.coalesce(func.sum(Payment.amount_cents), 0))
-        .where(
-            Payment.account_id == Promise.account_id,
-            Payment.paid_on >= _utc_day(session, Promise.created_at),
-            Payment.paid_on <= Promise.due_on,
-        )
-        .scalar_subquery()
-    )
+    paid = promise_paid_cents(session)  # the rule the outreach scheduler shares
     is_open = Promise.status == "open"
     kept = or_(Promise.status == "kept", and_(is_open, paid >= Promise.amount_cents))
     not_kept_open = and_(is_open, paid < Promise.amount_cents)
@@ -526,13 +537,48 @@ def _checks(session: Session, start: datetime, end: datetime, company_name: str 
 
 
 def csat(session: Session, since: date, until: date) -> CsatSummary | None:
-    """Customer satisfaction from the post-conversation survey: the number of answers in the
-    range, their average and their distribution.
-
-    The hook for the survey issue: there is no survey table yet, so this returns None and the
-    dashboard says "No survey answers yet". The survey issue fills this in (aggregate SQL over
-    its answers, ``None`` still when the range has none)."""
-    return None
+    """Customer satisfaction from the post-conversation survey, over the answers recorded in
+    the range (see the module's definitions); ``None`` when there are none."""
+    start, end = bounds(since, until)
+    in_range = and_(
+        SurveyResponse.created_at >= start,
+        SurveyResponse.created_at < end,
+        SurveyResponse.score.between(SCORES[0], SCORES[-1]),
+    )
+    found = dict(
+        session.execute(
+            select(SurveyResponse.score, func.count())
+            .where(in_range)
+            .group_by(SurveyResponse.score)
+        ).all()
+    )
+    distribution = {score: int(found.get(score, 0)) for score in SCORES}
+    responses = sum(distribution.values())
+    if not responses:
+        return None
+    satisfied = distribution[4] + distribution[5]
+    latest = session.execute(
+        select(
+            SurveyResponse.score,
+            SurveyResponse.comment,
+            SurveyResponse.created_at,
+            SurveyResponse.conversation_id,
+        )
+        .where(in_range, SurveyResponse.comment.is_not(None), SurveyResponse.comment != "")
+        .order_by(SurveyResponse.created_at.desc(), SurveyResponse.id.desc())
+        .limit(CSAT_COMMENTS)
+    ).all()
+    return CsatSummary(
+        responses=responses,
+        average=round(sum(s * n for s, n in distribution.items()) / responses, 2),
+        distribution=distribution,
+        satisfied=satisfied,
+        csat_rate=round(satisfied / responses, 4),
+        comments=tuple(
+            SurveyComment(score, redact(comment or "").text, at, conversation_id)
+            for score, comment, at, conversation_id in latest
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- entry point

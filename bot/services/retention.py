@@ -19,8 +19,10 @@ from bot.models import (
     Handoff,
     HardshipRecord,
     Message,
+    Outreach,
     PaymentPlan,
     Promise,
+    SurveyResponse,
     TranscriptLink,
     ValidationRequest,
 )
@@ -96,7 +98,8 @@ def _aware(at: datetime) -> datetime:
 
 
 def purge(session: Session, conversation_ids: list[str]) -> int:
-    """Delete these transcripts whole: messages, events, chain links, handoffs, reviews.
+    """Delete these transcripts whole: messages, events, chain links, handoffs, reviews,
+    the outreach sent in them and the survey answers.
     Business records that pointed at them (plans, promises, disputes...) are kept and lose
     the pointer; the consent ledger is kept, so an opt-out outlives its transcript.
     The caller commits; the audit entry is the caller's."""
@@ -122,6 +125,19 @@ def purge(session: Session, conversation_ids: list[str]) -> int:
         .where(Message.conversation_id.in_(conversation_ids))
         .values(reply_to_id=None)
     )
+    outreach_ids = select(Outreach.id).where(
+        or_(Outreach.conversation_id.in_(conversation_ids), Outreach.message_id.in_(message_ids))
+    )
+    session.execute(
+        delete(SurveyResponse).where(
+            or_(
+                SurveyResponse.conversation_id.in_(conversation_ids),
+                SurveyResponse.outreach_id.in_(outreach_ids),
+                SurveyResponse.message_id.in_(message_ids),
+            )
+        )
+    )
+    session.execute(delete(Outreach).where(Outreach.id.in_(outreach_ids)))
     for model in (TranscriptLink, ConversationReview, ConversationEvent, Handoff, Message):
         session.execute(
             delete(model)

@@ -287,6 +287,40 @@ def _short(day: date) -> str:
     return f"{day:%b} {day.day}"
 
 
+SCORE_LABELS = {5: "5 (great)", 1: "1 (poor)"}
+
+
+def satisfaction(m: metrics.Metrics) -> dict[str, Any] | None:
+    """The CSAT tile and panel: the rate, the average, a bar per score (5 first) and the latest
+    comments, each leading to its transcript when the compliance pages are there."""
+    c = m.csat
+    if c is None:
+        return None
+    transcripts = "compliance" in current_app.blueprints
+    return {
+        "rate": percent(c.csat_rate),
+        "average": f"{c.average:.1f}",
+        "bars": bars(
+            [
+                (SCORE_LABELS.get(score, str(score)), c.distribution.get(score, 0), "")
+                for score in sorted(c.distribution, reverse=True)
+            ]
+        ),
+        "comments": [
+            {
+                "score": comment.score,
+                "text": comment.comment,
+                "when": f"{comment.created_at:%b} {comment.created_at.day}",
+                "at": comment.created_at.isoformat(),
+                "url": url_for("compliance.conversation", conversation_id=comment.conversation_id)
+                if transcripts
+                else "",
+            }
+            for comment in c.comments
+        ],
+    }
+
+
 def present(m: metrics.Metrics, now: date) -> dict[str, Any]:
     """What the template shows besides the raw numbers: chart geometry, labels, formatting."""
     h, p, c = m.handoffs, m.promises, m.cases
@@ -310,7 +344,7 @@ def present(m: metrics.Metrics, now: date) -> dict[str, Any]:
         "containment": percent(m.conversations.containment_rate),
         "verification": percent(m.verification.success_rate),
         "kept": percent(p.kept_rate),
-        "csat": None if m.csat is None else f"{m.csat.average:.1f}",
+        "csat": satisfaction(m),
         "channels": ", ".join(
             f"{CHANNEL_LABELS.get(k, k)} {n}" for k, n in m.conversations.by_channel.items()
         ),

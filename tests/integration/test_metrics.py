@@ -1,7 +1,8 @@
 """The dashboard numbers (bot/services/metrics.py) over a small hand-built week, every number
 asserted: conversations and containment, handoffs and their waits, verification, plans and
 promises (kept, broken, pending), disputes, validation requests, hardship, opt-outs, check
-hits; the range is inclusive at both ends (UTC days), and an empty range gives zeros."""
+hits, satisfaction (CSAT); the range is inclusive at both ends (UTC days), and an empty range
+gives zeros."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from bot.models import (
     Handoff,
     HardshipRecord,
     Installment,
+    Outreach,
     Payment,
     PaymentPlan,
     Promise,
+    SurveyResponse,
     ValidationRequest,
 )
 from bot.services import compliance_checks, metrics
@@ -392,9 +395,105 @@ def test_a_check_the_dashboard_does_not_know_yet_still_shows(
     assert checks.hits == 5
 
 
-def test_csat_is_none_until_the_survey_exists(session: Session, week: Week) -> None:
+def survey_answer(
+    session: Session, conv: Conversation, score: int, when: datetime, comment: str | None = None
+) -> None:
+    """An answer to the survey that followed `conv` (one survey per conversation)."""
+    outreach = Outreach(
+        kind="survey",
+        target=f"conversation:{conv.id}",
+        account_id=conv.account_id,
+        conversation_id=conv.id,
+        created_at=when - timedelta(hours=1),
+    )
+    session.add(outreach)
+    session.flush()
+    session.add(
+        SurveyResponse(
+            outreach_id=outreach.id,
+            conversation_id=conv.id,
+            account_id=conv.account_id,
+            score=score,
+            comment=comment,
+            created_at=when,
+        )
+    )
+
+
+@pytest.fixture
+def answers(session: Session, week: Week) -> Week:
+    """Five answers in the range (two on its edges), one on each side of it."""
+    c = week.conversations
+    survey_answer(session, c["c1"], 5, FIRST, "quick and easy")
+    survey_answer(session, c["c2"], 4, at(3, 11))
+    survey_answer(session, c["c3"], 2, at(4, 9), "card 4111 1111 1111 1111 was declined")
+    survey_answer(session, c["c4"], 5, at(5, 10), "")
+    survey_answer(session, c["c5"], 1, LAST, "too slow")
+    survey_answer(session, c["before"], 3, BEFORE, "outside")
+    survey_answer(session, c["after"], 1, AFTER, "outside too")
+    session.commit()
+    return week
+
+
+def test_csat_counts_answers_in_range_with_average_distribution_and_rate(
+    session: Session, answers: Week
+) -> None:
+    csat = compute(session).csat
+    assert csat is not None
+    assert csat.responses == 5
+    assert csat.distribution == {1: 1, 2: 1, 3: 0, 4: 1, 5: 2}
+    assert list(csat.distribution) == [1, 2, 3, 4, 5]
+    assert csat.average == 3.4  # 17 / 5
+    assert (csat.satisfied, csat.csat_rate) == (3, 0.6)
+    assert metrics.csat(session, SINCE, UNTIL) == csat
+
+
+def test_csat_latest_comments_newest_first_redacted_at_most_five(
+    session: Session, answers: Week
+) -> None:
+    csat = compute(session).csat
+    assert csat is not None
+    c = answers.conversations
+    assert [(x.score, x.comment, x.conversation_id) for x in csat.comments] == [
+        (1, "too slow", c["c5"].id),
+        (2, "card [card ending 1111] was declined", c["c3"].id),
+        (5, "quick and easy", c["c1"].id),
+    ]  # no empty comment, nothing outside the range
+    assert csat.comments[0].created_at == LAST
+    for i in range(7):
+        extra = conversation(session, answers, f"x{i}", answers.accounts[0], "sms", at(6))
+        survey_answer(session, extra, 4, at(6, 10, i), f"comment {i}")
+    session.commit()
+    latest = compute(session).csat
+    assert latest is not None and latest.responses == 12
+    assert [x.comment for x in latest.comments] == [
+        "too slow", "comment 6", "comment 5", "comment 4", "comment 3",
+    ]  # fmt: skip
+
+
+def test_csat_is_none_without_answers_in_the_range(session: Session, answers: Week) -> None:
+    assert compute(session, date(2026, 11, 9), date(2026, 11, 20)).csat is None
+    one_day = compute(session, UNTIL, UNTIL).csat
+    assert one_day is not None
+    assert (one_day.responses, one_day.average, one_day.csat_rate) == (1, 1.0, 0.0)
+
+
+def test_csat_is_none_without_any_answer(session: Session, week: Week) -> None:
     assert compute(session).csat is None
     assert metrics.csat(session, SINCE, UNTIL) is None
+
+
+def test_csat_in_json(session: Session, answers: Week) -> None:
+    data: dict[str, Any] = json.loads(json.dumps(compute(session).as_dict()))
+    csat = data["csat"]
+    assert csat["responses"] == 5 and csat["average"] == 3.4 and csat["csat_rate"] == 0.6
+    assert csat["distribution"] == {"1": 1, "2": 1, "3": 0, "4": 1, "5": 2}
+    assert csat["comments"][0] == {
+        "score": 1,
+        "comment": "too slow",
+        "created_at": LAST.isoformat(),
+        "conversation_id": answers.conversations["c5"].id,
+    }
 
 
 def test_one_day_range_includes_its_first_and_last_second(session: Session, week: Week) -> None:

@@ -27,6 +27,8 @@ from bot.services.handoff import HandoffReason as R
         ("I am the executor of his estate", R.DECEASED),
         ("can i speak to a real person", R.HUMAN_REQUEST),
         ("AGENT", R.HUMAN_REQUEST),
+        ("i want an agent", R.HUMAN_REQUEST),
+        ("get me a rep", R.HUMAN_REQUEST),
         ("transfer me please", R.HUMAN_REQUEST),
         # the most serious reason wins
         ("my lawyer says i should not want to live anymore", R.DISTRESS),
@@ -47,6 +49,8 @@ def test_escalations_are_caught(text: str, reason: R) -> None:
         "im going to die of boredom",
         "what's the point of paying this",
         "can i pay on the 15th",
+        "5 - the agent was great",  # a person already met, not a request for one
+        "that rep said i could pay later",
     ],
 )
 def test_ordinary_messages_pass_through(text: str) -> None:

@@ -15,7 +15,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Account, AuditLog, Handoff, Installment, PaymentPlan
+from bot.models import (
+    Account,
+    AuditLog,
+    Handoff,
+    Installment,
+    Outreach,
+    PaymentPlan,
+    SurveyResponse,
+)
 from bot.services.users import Role, issue_token
 from bot.web.dashboard import duration, nice_ceiling
 from tests.conftest import make_conversation
@@ -298,3 +306,92 @@ def test_durations_read_like_people_say_them(seconds: int | None, text: str) -> 
 )
 def test_the_chart_axis_ends_on_a_round_number(value: int, ceiling: int) -> None:
     assert nice_ceiling(value) == ceiling
+
+
+# ---------------------------------------------------------------------------- satisfaction
+@pytest.fixture
+def survey_answers(session: Session, activity: None) -> list[str]:
+    """Four answers to the survey on 4 Nov 2026 (5, 5, 4 and 1; two with comments), after the
+    conversations of `activity`. Returns the conversation ids, in the order answered."""
+    account = session.scalar(select(Account).where(Account.account_ref == "ACC-100234"))
+    assert account is not None
+    when = datetime(2026, 11, 4, 9, tzinfo=UTC)
+    answered = []
+    for i, (score, comment) in enumerate(
+        [(5, None), (5, "Quick & easy <3"), (4, None), (1, "too slow")]
+    ):
+        conv = make_conversation(session, account, address=f"+1206555010{i}", started_at=when)
+        survey = Outreach(
+            kind="survey",
+            target=f"conversation:{conv.id}",
+            account_id=account.id,
+            conversation_id=conv.id,
+        )
+        session.add(survey)
+        session.flush()
+        session.add(
+            SurveyResponse(
+                outreach_id=survey.id,
+                conversation_id=conv.id,
+                account_id=account.id,
+                score=score,
+                comment=comment,
+                created_at=when + timedelta(minutes=i),
+            )
+        )
+        answered.append(conv.id)
+    session.commit()
+    return answered
+
+
+def test_the_page_shows_csat_its_distribution_and_the_latest_comments(
+    app: Flask, staff: dict[Role, str], survey_answers: list[str]
+) -> None:
+    client = signed_in(app, Role.COMPLIANCE)
+    response = client.get(PAGE, query_string={"since": "2026-11-01", "until": "2026-11-07"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "No survey answers yet" not in html
+    tile = re.search(r'Satisfaction</p>\s*<p class="tile-value">([^<]+)<', html)
+    assert tile and tile.group(1) == "75%"  # three of four gave 4 or 5
+    assert "3 of 4 answers gave 4 or 5 &middot; average 3.8 / 5" in html
+    assert '<caption id="csat-scores">Answers by score</caption>' in html
+    scores = re.findall(
+        r'<th scope="row">([^<]+)</th>.*?<td class="bar-value">(\d+)</td>',
+        html.split('id="csat-scores"')[1].split("</table>")[0],
+        re.S,
+    )
+    assert scores == [("5 (great)", "2"), ("4", "1"), ("3", "0"), ("2", "0"), ("1 (poor)", "1")]
+    comments = html.split('class="csat-comments"')[1].split("</ul>")[0]
+    assert comments.index("too slow") < comments.index("Quick &amp; easy &lt;3")  # escaped
+    assert f'href="/compliance/conversations/{survey_answers[3]}"' in comments
+    assert "<script" not in html
+
+
+def test_a_range_without_answers_still_says_none_yet(
+    app: Flask, staff: dict[Role, str], survey_answers: list[str]
+) -> None:
+    html = (
+        signed_in(app, Role.COMPLIANCE)
+        .get(PAGE, query_string={"since": "2026-11-05", "until": "2026-11-07"})
+        .get_data(as_text=True)
+    )
+    assert "No survey answers yet" in html
+    assert 'id="csat-scores"' not in html
+
+
+def test_the_api_includes_csat(
+    client: FlaskClient, staff: dict[Role, str], survey_answers: list[str]
+) -> None:
+    data = client.get(
+        API + "?since=2026-11-01&until=2026-11-07", headers=bearer(staff[Role.COMPLIANCE])
+    ).get_json()
+    csat = data["csat"]
+    assert (csat["responses"], csat["average"], csat["satisfied"]) == (4, 3.75, 3)
+    assert csat["csat_rate"] == 0.75
+    assert csat["distribution"] == {"1": 1, "2": 0, "3": 0, "4": 1, "5": 2}
+    assert [(c["score"], c["comment"]) for c in csat["comments"]] == [
+        (1, "too slow"),
+        (5, "Quick & easy <3"),
+    ]
+    assert csat["comments"][0]["conversation_id"] == survey_answers[3]

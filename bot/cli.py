@@ -155,6 +155,7 @@ def demo_load() -> None:
 
 def register(app: Flask) -> None:
     from bot.cli_outbox import outbox_cli
+    from bot.cli_outreach import outreach_cli
     from bot.cli_transcripts import retention_cli, transcripts_cli
 
     for group in (
@@ -163,6 +164,7 @@ def register(app: Flask) -> None:
         users_cli,
         demo_cli,
         outbox_cli,
+        outreach_cli,
         transcripts_cli,
         retention_cli,
     ):

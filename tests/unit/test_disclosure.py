@@ -30,6 +30,7 @@ VALUES = {
     "support_phone": "(800) 555-0199",
     "first_name": "Maria",
     "attempts_left": "2",
+    "date": "Friday, Dec 4",  # the outreach reminder's date
 }
 
 
@@ -140,6 +141,7 @@ PRE_VERIFICATION = (
     "utter_you_are_welcome",
     "utter_ok",
     "utter_ask_rephrase",
+    *("utter_outreach_welcome", "utter_outreach_reminder", "utter_outreach_missed", "utter_survey"),
 )
 # The capability menus sent before verification (action_help, action_fallback); their
 # _verified variants, sent once verified, may name the balance and plans.

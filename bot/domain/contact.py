@@ -9,7 +9,7 @@ run in a fixed order and the first that refuses wins:
 3. ceased all communication: likewise only a COMPLIANCE reply (1006.6(c), rule 10).
 4. attorney: nothing but COMPLIANCE messages (rule 15).
 5. any hold (dispute, validation, bankruptcy, distress, deceased): no COLLECTION message
-   (rules 14-16).
+   (rules 14-16); a distress, deceased or bankruptcy hold: no FEEDBACK (survey) either.
 6. messages the system starts (INITIATED) only: the consumer's channel preference (rule 11),
    08:00-21:00 local in every zone the consumer may be in (rule 12), the preferred hours and
    "not at work" (rule 11), and the rolling frequency cap (rule 13).
@@ -37,6 +37,7 @@ class Purpose(StrEnum):
     COLLECTION = "collection"  # asks for payment, reminders, plan offers, settlement offers
     GENERAL = "general"  # ordinary conversation, agent replies, answers
     COMPLIANCE = "compliance"  # opt-out/cease confirmation, HELP, hold acknowledgement, crisis
+    FEEDBACK = "feedback"  # satisfaction surveys: never after an escalation that put a hold
 
 
 class Channel(StrEnum):
@@ -84,6 +85,9 @@ _HOLD_PRECEDENCE: tuple[tuple[HoldReason, Reason], ...] = (
     (HoldReason.DISPUTE, Reason.HOLD_DISPUTE),
     (HoldReason.VALIDATION, Reason.HOLD_VALIDATION),
 )
+
+#: Holds an escalation puts on an account: nobody asks such a person how we did.
+_ESCALATION_HOLDS = frozenset({HoldReason.DISTRESS, HoldReason.DECEASED, HoldReason.BANKRUPTCY})
 
 _WORK_START = time(9)
 _WORK_END = time(17)
@@ -211,6 +215,8 @@ def decide(ctx: ContactContext, now: datetime, policy: ContactPolicy = _DEFAULT_
         return Decision(False, Reason.ATTORNEY)
     if ctx.purpose is Purpose.COLLECTION and ctx.holds:  # rules 14-16
         return Decision(False, _hold_reason(ctx.holds))
+    if ctx.purpose is Purpose.FEEDBACK and ctx.holds & _ESCALATION_HOLDS:  # no survey after one
+        return Decision(False, _hold_reason(ctx.holds & _ESCALATION_HOLDS))
     if ctx.kind is Kind.REPLY:  # rule 12: replies are exempt from the clock and the cap
         return _ALLOWED
     return _decide_initiated(ctx, now, policy)

@@ -38,9 +38,9 @@ What is due (dates are the debtor's local date, `conversations.local_today`):
 Purpose (`bot.domain.contact.Purpose`): reminders, missed-payment follow-ups and the welcome
 are COLLECTION: they are about a payment or start the collection conversation, so any hold
 (dispute, validation, bankruptcy, distress, deceased, attorney) stops them, at queue time and
-again at send time. The survey is GENERAL (it asks about the service, not for money); since a
-GENERAL message is not stopped by a distress, bankruptcy or deceased hold at send time, each
-pass withdraws queued surveys whose conversation or account escalated since (`withdraw_stale`).
+again at send time. The survey is FEEDBACK (it asks about the service, not for money): a
+dispute does not stop it, but a distress, bankruptcy or deceased hold does, at send time too;
+each pass also withdraws queued surveys whose conversation escalated since (`withdraw_stale`).
 
 Skipped, not queued: a refusal that waiting does not cure (wrong number, opted out, ceased,
 attorney, holds, channel preference, no phone, no consent, escalated) and anything that

@@ -169,7 +169,7 @@ def surveys(session: Session, now: datetime) -> list[Candidate]:
                 targets=(target,),
                 account=account,
                 text=render("utter_survey"),
-                purpose=Purpose.GENERAL,
+                purpose=Purpose.FEEDBACK,  # the outbox refuses it after an escalation hold
                 expires_at=conversation.last_message_at + SURVEY_WITHIN,
                 why=(
                     f"conversation {conversation.id[:8]} resolved, quiet since "

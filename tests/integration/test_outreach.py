@@ -110,7 +110,7 @@ def test_each_kind_is_queued_once_and_a_second_run_queues_nothing(
     for o, message in rows:
         assert (message.status, message.initiated, message.sender) == ("queued", True, "system")
         assert message.channel == "sms" and message.text.endswith(OPT_OUT_LINE)
-        expected = "general" if o.kind == OutreachKind.SURVEY else "collection"
+        expected = "feedback" if o.kind == OutreachKind.SURVEY else "collection"
         assert message.purpose == expected, o.kind
 
     again = outreach.run(session, NOW + timedelta(minutes=5), policy, VALUES)
@@ -480,7 +480,7 @@ def test_a_survey_follows_a_resolved_conversation_once_it_went_quiet(
     assert report.queued == 1
     [(row, message)] = outreach_messages(session)
     assert row.target == f"conversation:{conversation.id}"
-    assert message.conversation_id == conversation.id and message.purpose == "general"
+    assert message.conversation_id == conversation.id and message.purpose == "feedback"
     assert message.text.startswith("How did we do today?")
     assert outreach.run(session, later + timedelta(hours=1), policy, VALUES).queued == 0
 
@@ -631,15 +631,6 @@ def test_a_queued_welcome_is_withdrawn_when_the_debtor_writes_first(
     assert account.id == row.account_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/services/outbox.py asks the contact rules with the survey's GENERAL purpose, which "
-        "a distress, bankruptcy or deceased hold does not stop (domain/contact.py rule 5 is for "
-        "COLLECTION): a survey queued before the escalation goes out if the outbox runs before "
-        "the next scheduler pass withdraws it. Needs a send-time check for surveys in the outbox."
-    ),
-)
 def test_a_queued_survey_never_goes_after_distress_even_before_the_next_pass(
     session: Session, sessions: sessionmaker[Session], policy: PlanPolicy
 ) -> None:

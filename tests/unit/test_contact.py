@@ -211,6 +211,25 @@ def test_of_several_holds_the_most_serious_is_reported(
     assert refused(decide(context, WED_NOON), reason)
 
 
+@pytest.mark.parametrize(
+    ("hold", "allowed"),
+    [
+        (HoldReason.DISTRESS, False),
+        (HoldReason.DECEASED, False),
+        (HoldReason.BANKRUPTCY, False),
+        (HoldReason.DISPUTE, True),
+        (HoldReason.VALIDATION, True),
+    ],
+)
+def test_no_survey_after_an_escalation_hold_but_a_dispute_does_not_stop_one(
+    hold: HoldReason, allowed: bool
+) -> None:
+    decision = decide(ctx(purpose=Purpose.FEEDBACK, holds=frozenset({hold})), WED_NOON)
+    assert decision.allowed is allowed
+    if not allowed:
+        assert refused(decision, Reason(f"hold:{hold.value}"), None)
+
+
 def test_a_hold_wins_over_the_clock() -> None:
     context = ctx(purpose=Purpose.COLLECTION, holds=frozenset({HoldReason.DISPUTE}))
     assert refused(decide(context, WED_23), Reason.HOLD_DISPUTE, None)

@@ -16,7 +16,12 @@ from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_intent, latest_text, requested
 from bot.domain.dates import format_date, requested_date
 from bot.domain.money import format_money
-from bot.services.errors import NothingToReschedule, RescheduleDateInPast, RescheduleTooLate
+from bot.services.errors import (
+    NothingToReschedule,
+    RescheduleDateInPast,
+    RescheduleTooLate,
+    ServiceError,
+)
 from bot.services.plans import next_due_payment, payment_to_move, reschedule_payment
 
 SLOT = "reschedule_date"
@@ -96,7 +101,14 @@ class ValidateRescheduleForm(ServiceFormValidation):
         text = latest_text(tracker)
 
         def parse(turn: Turn) -> date | None:
-            payment = next_due_payment(turn.session, turn.account) if turn.account else None
+            payment = None
+            if turn.account is not None:
+                try:  # "a week later" counts from the date of the payment that will move
+                    payment = payment_to_move(
+                        turn.session, turn.account, today=turn.today, policy=policy()
+                    )
+                except ServiceError:
+                    payment = next_due_payment(turn.session, turn.account)
             return requested_date(text, turn.today, payment.due_on if payment else None)
 
         when = await self.with_turn(dispatcher, tracker, parse)

@@ -191,6 +191,8 @@ class DuePayment:
     due_on: date
     #: For an installment, the date of the plan's following installment (None: the last).
     following_due: date | None = None
+    #: Missed lately (installment "missed", promise "broken"): moving it makes it due again.
+    missed: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,59 +204,75 @@ class Rescheduled:
     new_date: date
 
 
-def next_due_payment(session: Session, account: Account) -> DuePayment | None:
-    """The next scheduled installment of an active plan, else the earliest open promise."""
-    installment = session.scalar(
+#: Statuses a payment may still be moved from: due ahead, or missed lately (the follow-up to
+#: a missed payment offers a new date, so a missed one moves back to scheduled when it does).
+MOVABLE_INSTALLMENT = ("scheduled", "missed")
+MOVABLE_PROMISE = ("open", "broken")
+
+
+def _movable_payments(session: Session, account: Account) -> list[DuePayment]:
+    """Installments of the active plan, then promises, each oldest first, that may move."""
+    found: list[DuePayment] = []
+    installments = session.scalars(
         select(Installment)
         .join(PaymentPlan)
         .where(
             PaymentPlan.account_id == account.id,
             PaymentPlan.status == "active",
-            Installment.status == "scheduled",
+            Installment.status.in_(MOVABLE_INSTALLMENT),
         )
         .order_by(Installment.due_on, Installment.id)
-        .limit(1)
-    )
-    if installment is not None:
+    ).all()
+    for installment in installments:
         following = session.scalar(
             select(Installment.due_on)
             .where(Installment.plan_id == installment.plan_id, Installment.seq > installment.seq)
             .order_by(Installment.seq)
             .limit(1)
         )
-        return DuePayment(
-            "installment",
-            installment.id,
-            installment.amount_cents,
-            installment.due_on,
-            following,
-        )
-    promise = session.scalar(
+        found.append(
+            DuePayment(
+                "installment", installment.id, installment.amount_cents, installment.due_on,
+                following, missed=installment.status == "missed",
+            )
+        )  # fmt: skip
+    promises = session.scalars(
         select(Promise)
-        .where(Promise.account_id == account.id, Promise.status == "open")
+        .where(Promise.account_id == account.id, Promise.status.in_(MOVABLE_PROMISE))
         .order_by(Promise.due_on, Promise.id)
-        .limit(1)
-    )
-    if promise is not None:
-        return DuePayment("promise", promise.id, promise.amount_cents, promise.due_on)
-    return None
+    ).all()
+    for promise in promises:
+        found.append(
+            DuePayment(
+                "promise", promise.id, promise.amount_cents, promise.due_on,
+                missed=promise.status == "broken",
+            )
+        )  # fmt: skip
+    return found
+
+
+def next_due_payment(session: Session, account: Account) -> DuePayment | None:
+    """The next scheduled installment of an active plan, else the earliest open promise."""
+    return next((p for p in _movable_payments(session, account) if not p.missed), None)
 
 
 def payment_to_move(
     session: Session, account: Account, *, today: date, policy: PlanPolicy
 ) -> DuePayment:
-    """The payment whose date may move now. Raises OnHold while collection is paused, and
-    NothingToReschedule without one (or when its window has closed)."""
+    """The payment whose date may move now: the earliest one, missed lately or due ahead,
+    whose window is still open. Raises OnHold while collection is paused, and
+    NothingToReschedule without one."""
     ensure_collectible(session, account)
-    payment = next_due_payment(session, account)
-    if payment is None:
+    payments = _movable_payments(session, account)
+    if not payments:
         raise NothingToReschedule("no scheduled installment or open promise")
-    first, last = reschedule_window(
-        payment.due_on, today, policy, following_due=payment.following_due
-    )
-    if first > last:
-        raise NothingToReschedule(f"the {payment.kind} due {payment.due_on} can no longer move")
-    return payment
+    for payment in payments:
+        first, last = reschedule_window(
+            payment.due_on, today, policy, following_due=payment.following_due
+        )
+        if first <= last:
+            return payment
+    raise NothingToReschedule("no payment whose date can still move")
 
 
 def reschedule_payment(
@@ -287,6 +305,8 @@ def reschedule_payment(
     if new_date == payment.due_on:
         return moved  # already due then: nothing to change or record
     row.due_on = new_date
+    if payment.missed:  # a missed payment given a new date is due again
+        row.status = "scheduled" if isinstance(row, Installment) else "open"
     account.last_activity_at = now
     record_event(
         session,
@@ -300,6 +320,7 @@ def reschedule_payment(
             "amount_cents": payment.amount_cents,
             "old_date": payment.due_on.isoformat(),
             "new_date": new_date.isoformat(),
+            "was_missed": payment.missed,
         },
         at=now,
     )

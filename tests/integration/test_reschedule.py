@@ -126,6 +126,7 @@ def test_the_next_installment_of_the_active_plan_moves_and_the_move_is_recorded(
         "amount_cents": 25000,
         "old_date": before[0].isoformat(),
         "new_date": friday.isoformat(),
+        "was_missed": False,
     }
     assert account.last_activity_at == now
 
@@ -170,27 +171,54 @@ def test_the_plan_goes_before_a_promise_and_a_closed_promise_never_moves(
     assert move(today + 3 * DAY).id == promise.id
 
 
-@pytest.mark.parametrize("status", ["paid", "missed"])
 def test_nothing_to_move_without_a_scheduled_installment_or_an_open_promise(
-    session: Session,
-    account: Account,
-    today: date,
-    now: datetime,
-    policy: PlanPolicy,
-    move,
-    status: str,
+    session: Session, account: Account, today: date, now: datetime, policy: PlanPolicy, move
 ) -> None:
     with pytest.raises(NothingToReschedule):
         move(today + DAY)
     plan = make_plan(session, account, today, now, policy)
     for installment in plan.installments:
-        installment.status = status
-    broken = make_promise(session, account, today, now, policy, today + DAY)
-    broken.status = "broken"
+        installment.status = "paid"
+    kept = make_promise(session, account, today, now, policy, today + DAY)
+    kept.status = "kept"
 
     with pytest.raises(NothingToReschedule):
         move(today + 3 * DAY)
     assert moved_events(session) == []
+
+
+def test_a_payment_missed_lately_moves_and_is_due_again(
+    session: Session, account: Account, today: date, now: datetime, policy: PlanPolicy, move
+) -> None:
+    """The follow-up to a missed payment offers a new date: "can I pay it friday" moves the
+    missed installment (not the next one) and it is scheduled again."""
+    plan = make_plan(session, account, today, now, policy)
+    first, second = plan.installments[0], plan.installments[1]
+    first.due_on, first.status = today - 3 * DAY, "missed"
+    session.flush()
+
+    moved = move(today + 2 * DAY)
+
+    assert (moved.id, moved.old_date, moved.new_date) == (
+        first.id,
+        today - 3 * DAY,
+        today + 2 * DAY,
+    )
+    assert (first.status, first.due_on) == ("scheduled", today + 2 * DAY)
+    assert second.status == "scheduled"
+    assert moved_events(session)[0].data["was_missed"] is True
+
+
+def test_a_payment_missed_too_long_ago_leaves_the_next_one_to_move(
+    session: Session, account: Account, today: date, now: datetime, policy: PlanPolicy, move
+) -> None:
+    plan = make_plan(session, account, today, now, policy)
+    first, second = plan.installments[0], plan.installments[1]
+    first.due_on, first.status = today - 30 * DAY, "missed"
+    session.flush()
+
+    assert move(second.due_on + DAY).id == second.id
+    assert first.status == "missed"
 
 
 @pytest.mark.parametrize(

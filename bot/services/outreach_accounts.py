@@ -24,6 +24,7 @@ from bot.models import (
     Promise,
 )
 from bot.services.consent import initiated_sent_at
+from bot.services.events import EventKind
 from bot.services.outreach_due import (
     ESCALATIONS,
     RESOLVED,
@@ -108,6 +109,29 @@ def escalation(session: Session, conversation: Conversation) -> str | None:
     return f"escalated:{hold}" if hold is not None else None
 
 
+def _closed_by_agent(session: Session, conversation: Conversation) -> bool:
+    last = session.scalar(
+        select(ConversationEvent.kind)
+        .where(ConversationEvent.conversation_id == conversation.id)
+        .order_by(ConversationEvent.id.desc())
+        .limit(1)
+    )
+    return last == EventKind.HANDOFF_CLOSED.value
+
+
+def _talking_again(session: Session, conversation: Conversation) -> bool:
+    newer = session.scalar(
+        select(Conversation.id)
+        .where(
+            Conversation.channel == conversation.channel,
+            Conversation.address == conversation.address,
+            Conversation.started_at > conversation.started_at,
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
 def initiated_room(session: Session, account: Account, *, now: datetime) -> int:
     """How many more initiated messages the account's rolling cap allows: the cap, less those
     sent within the cap's days and those still queued."""
@@ -157,7 +181,15 @@ def surveys(session: Session, now: datetime) -> list[Candidate]:
         assert account is not None
         skip = None
         if conversation.status == "closed":
-            skip = "conversation_closed"
+            # An agent who closed the handoff resolved it: the survey goes into that
+            # conversation (the answer is found from the number's next one), unless the
+            # debtor is already talking to us again in a newer conversation.
+            skip = (
+                escalation(session, conversation)
+                if _closed_by_agent(session, conversation)
+                and not _talking_again(session, conversation)
+                else "conversation_closed"
+            )
         elif conversation.status == "handoff":
             skip = "handoff_open"
         else:

@@ -748,3 +748,23 @@ def test_loop_runs_a_pass_every_interval_until_ctrl_c(
     summaries = [line for line in result.output.splitlines() if "queued" in line]
     assert len(summaries) == 2 and "UTC queued 2," in summaries[1]
     assert len(passes) == 3
+
+
+def test_a_survey_follows_a_handoff_an_agent_closed_unless_the_debtor_wrote_again(
+    session: Session, policy: PlanPolicy
+) -> None:
+    """Closing a handoff ends the conversation; the agent resolved it, so the survey goes into
+    it (the answer, which opens a new conversation, is matched to it by the number)."""
+    account = _seattle(session, 60)
+    closed = resolved_conversation(
+        session, account, resolved_at=NOW - timedelta(hours=1), kind=EventKind.HANDOFF_CLOSED
+    )
+    closed.status = "closed"
+    session.commit()
+    [candidate] = outreach.plan(session, NOW, policy, VALUES)
+    assert (candidate.kind, candidate.skip_reason) == (OutreachKind.SURVEY, None)
+
+    make_conversation(session, account, started_at=NOW - timedelta(minutes=5))  # writing again
+    session.commit()
+    [candidate] = outreach.plan(session, NOW, policy, VALUES)
+    assert candidate.skip_reason == "conversation_closed"

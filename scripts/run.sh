@@ -46,6 +46,10 @@ echo "starting the outbox worker (log: var/log/outbox.log)"
 .venv/bin/flask --app webhook_app outbox run >var/log/outbox.log 2>&1 &
 pids+=($!)
 
+echo "starting the outreach scheduler, a pass a minute (log: var/log/outreach.log)"
+.venv/bin/flask --app webhook_app outreach run --loop --interval 60 >var/log/outreach.log 2>&1 &
+pids+=($!)
+
 printf "waiting for everything to answer"
 for _ in $(seq 1 180); do
   if curl -fsS "http://127.0.0.1:$WEB_PORT/readyz" >/dev/null 2>&1; then break; fi

@@ -22,7 +22,7 @@ from bot.services.policy import load_policy
 from bot.twilio_client import TwilioSender
 from tests.e2e.conftest import ROOT, Stack
 from tests.e2e.test_conversations import MARIA, Debtor
-from tests.e2e.test_reschedule import give_maria_a_plan
+from tests.e2e.test_reschedule_conversations import give_maria_a_plan
 from tests.integration.test_twilio_prism import (  # noqa: F401  (prism_url: the fixture)
     ACCOUNT_SID,
     AUTH_TOKEN,

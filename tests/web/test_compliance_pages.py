@@ -689,3 +689,20 @@ def test_a_reviewer_signing_in_lands_on_the_transcript_search(app: Flask, email:
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/compliance/")
     assert client.get(response.headers["Location"]).status_code == 200
+
+
+def test_outreach_events_read_in_plain_words_in_the_transcript(app: Flask, world: World) -> None:
+    with db(app) as s:
+        for kind, data in [
+            (EventKind.PAYMENT_MISSED, {"kind": "installment", "due_on": "2026-11-18",
+                                        "amount_cents": 25000, "status": "missed"}),
+            (EventKind.PAYMENT_RESCHEDULED, {"amount_cents": 25000, "old_date": "2026-11-18",
+                                             "new_date": "2026-11-27", "was_missed": True}),
+            (EventKind.SURVEY_ANSWERED, {"score": 4, "outreach_id": 1}),
+        ]:  # fmt: skip
+            record_event(s, kind, actor="system", conversation_id=world.ids["c"], data=data)
+        s.commit()
+    page = login(app).get(f"/compliance/conversations/{world.ids['c']}").get_data(as_text=True)
+    assert "Installment of $250.00 due 2026-11-18 not paid: marked missed." in page
+    assert "moved from 2026-11-18 to 2026-11-27 (it had been missed)." in page
+    assert "Survey answered: 4 out of 5." in page

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from bot.config import Settings
 from bot.db import session_factory
+from bot.gateway.pipeline import Gateway
 from bot.services.outbox import run_worker, stuck_sending
 from bot.twilio_client import sender_from_settings
 
@@ -37,12 +38,15 @@ def outbox_run(once: bool, interval: float) -> None:
     settings = _settings()
     sender = sender_from_settings(settings)
     click.echo(f"outbox worker: sending with {type(sender).__name__}", err=True)
+    sessions = session_factory(settings.database_url)
+    gateway = Gateway(settings, sessions)  # answers turns that died before their reply
     report = run_worker(
-        session_factory(settings.database_url),
+        sessions,
         sender,
         once=once,
         poll_interval=interval,
         status_callback_url=status_callback_url(settings),
+        before_pass=gateway.answer_unfinished,
     )
     click.echo(
         f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "

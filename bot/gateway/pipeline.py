@@ -74,6 +74,9 @@ class Outcome:
     replies: list[str] = field(default_factory=list)  # bodies to answer with now
     duplicate: bool = False
     route: str = "bot"  # bot | keyword | safety | survey | agent | silent | holding | late
+    #: A retry of a message whose first turn is still running (or died in the last
+    #: STALE_TURN without a trace): nothing to answer yet; the caller asks to be retried.
+    in_progress: bool = False
 
 
 class Gateway:
@@ -188,6 +191,14 @@ class Gateway:
                 )
                 if taken.rowcount == 1:  # type: ignore[attr-defined]
                     return Outcome(conversation_id=first.conversation_id, message_id=first.id)
+                if first.status == "received":
+                    return Outcome(
+                        conversation_id=first.conversation_id,
+                        message_id=first.id,
+                        duplicate=True,
+                        route="in_progress",
+                        in_progress=True,
+                    )
             replies = session.scalars(
                 select(Message.text)
                 .where(Message.reply_to_id == first.id, Message.status.in_(("sent", "delivered")))
@@ -200,6 +211,41 @@ class Gateway:
                 duplicate=True,
                 route="duplicate",
             )
+
+    def answer_unfinished(self, now: datetime, *, within: timedelta = timedelta(hours=1)) -> int:
+        """Inbound messages whose turn died without a trace (the process or the database went
+        away after the message was stored, and no retry came): each gets the holding reply
+        through the outbox and a person. Run by the outbox worker every pass."""
+        with self.sessions() as session:
+            stuck = session.scalars(
+                select(Message.id).where(
+                    Message.direction == "in",
+                    Message.status.in_(("received", "failed")),
+                    Message.status_updated_at < now - STALE_TURN,
+                    Message.created_at > now - within,
+                )
+            ).all()
+        answered = 0
+        for message_id in stuck:
+            with self.sessions.begin() as session:  # take it over, as a retry would
+                taken = session.execute(
+                    update(Message)
+                    .where(
+                        Message.id == message_id,
+                        Message.status.in_(("received", "failed")),
+                        Message.status_updated_at < now - STALE_TURN,
+                    )
+                    .values(status="processed", status_updated_at=now)
+                )
+                conversation_id = session.scalar(
+                    select(Message.conversation_id).where(Message.id == message_id)
+                )
+            if taken.rowcount != 1 or conversation_id is None:  # type: ignore[attr-defined]
+                continue
+            log.warning("message %s was never answered: holding reply and a person", message_id)
+            self._holding(Outcome(conversation_id, message_id), queue=True)
+            answered += 1
+        return answered
 
     def _conversation(self, session: Session, inbound: Inbound, now: datetime) -> Conversation:
         """The debtor's open conversation, or a new one (which supersedes an idle one)."""
@@ -354,6 +400,10 @@ class Gateway:
         except (RasaUnavailable, requests.RequestException) as exc:
             log.error("Rasa unavailable for %s: %s", conversation.id, exc)
             return self._holding(stored)
+        if not replies and not self._action_server_answers():
+            # Rasa carries on with 200 and no messages when its actions cannot run.
+            log.error("action server down: Rasa answered %s with nothing", conversation.id)
+            return self._holding(stored)
         with self.sessions.begin() as session:
             fresh = session.get(Conversation, stored.conversation_id)
             assert fresh is not None
@@ -387,8 +437,16 @@ class Gateway:
             is not None
         )
 
-    def _holding(self, stored: Outcome) -> Outcome:
-        """Rasa or the action server is down: one honest holding reply, and a person."""
+    def _action_server_answers(self) -> bool:
+        try:
+            url = f"{self.settings.action_server_url.rstrip('/')}/health"
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def _holding(self, stored: Outcome, *, queue: bool = False) -> Outcome:
+        """Rasa or the action server is down: one honest holding reply, and a person.
+        `queue`: the webhook was already answered, so the outbox sends it."""
         now = utcnow()
         with self.sessions.begin() as session:
             conversation = session.get(Conversation, stored.conversation_id)
@@ -397,7 +455,7 @@ class Gateway:
             request_handoff(session, conversation, HandoffReason.FAILURE, now=now, actor="system")
             replies = [render("utter_holding")] if first_time else []
             stored.replies = self._record_replies(
-                session, conversation, stored.message_id, replies, now
+                session, conversation, stored.message_id, replies, now, queue=queue
             )
         stored.route = "holding"
         return stored
@@ -408,7 +466,10 @@ class Gateway:
             replies = future.result()
         except Exception as exc:  # any failure: a person takes over
             log.error("late Rasa reply failed for %s: %s", conversation_id, exc)
-            self._holding(Outcome(conversation_id=conversation_id, message_id=message_id))
+            self._holding(Outcome(conversation_id, message_id), queue=True)
+            return
+        if not replies and not self._action_server_answers():
+            self._holding(Outcome(conversation_id, message_id), queue=True)
             return
         with self.sessions.begin() as session:
             conversation = session.get(Conversation, conversation_id)

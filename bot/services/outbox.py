@@ -335,8 +335,10 @@ def run_worker(
     status_callback_url: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     stop: threading.Event | None = None,
+    before_pass: Callable[[datetime], object] | None = None,
 ) -> DeliveryReport:
-    """Poll the outbox until SIGTERM/SIGINT (or `stop` is set); `once`: one pass only."""
+    """Poll the outbox until SIGTERM/SIGINT (or `stop` is set); `once`: one pass only.
+    `before_pass(now)` runs first on each pass (the gateway answers turns that died)."""
     stop = stop or threading.Event()
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
@@ -346,6 +348,8 @@ def run_worker(
     try:
         while not stop.is_set():
             try:
+                if before_pass is not None:
+                    before_pass(clock())
                 report = deliver_due(
                     sessions,
                     sender,

@@ -69,6 +69,10 @@ def inbound_sms() -> Response:
     outcome = gateway().handle(
         Inbound(channel="sms", address=phone, text=form.get("Body", ""), provider_sid=sid[:64])
     )
+    if outcome.in_progress:
+        # Twilio retried while the first attempt is still being answered (or died without a
+        # trace a moment ago): ask for another try rather than acknowledge a silence.
+        return Response(status=503, headers={"Retry-After": "30"})
     return twiml(outcome.replies)
 
 

@@ -73,6 +73,7 @@ def live_url(
         {
             "database_url": stack.database_url,
             "rasa_url": stack.rasa_url,
+            "action_server_url": stack.action_url,
             "var_dir": tmp_path_factory.mktemp("web-var"),
         }
     )
@@ -104,7 +105,12 @@ def console_app(stack: Stack, var_dir: Path, **overrides: Any) -> Any:  # noqa: 
     from bot.web import create_app
 
     app = create_app(
-        {"database_url": stack.database_url, "rasa_url": stack.rasa_url, "var_dir": var_dir}
+        {
+            "database_url": stack.database_url,
+            "rasa_url": stack.rasa_url,
+            "action_server_url": stack.action_url,
+            "var_dir": var_dir,
+        }
         | overrides
     )
     with stack.session() as session:

@@ -74,6 +74,7 @@ class Stack:
             {
                 "database_url": self.database_url,
                 "rasa_url": self.rasa_url,
+                "action_server_url": self.action_url,
                 "var_dir": self.workdir / "web",
                 "twilio_auth_token": GATEWAY_TOKEN,
                 "public_base_url": None,

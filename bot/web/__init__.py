@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_settings, local_secret
+from bot.logs import install_log_redaction
 
 
 def _dev_twilio_token(settings: Settings) -> str | None:
-    """In development without TWILIO_AUTH_TOKEN, a local token (var/dev_twilio_token, 0600)
-    lets the SMS simulator sign requests exactly as Twilio does. Never in production."""
+    """In development without TWILIO_AUTH_TOKEN, a local token (var/dev_twilio_token, 0600
+    in a 0700 var/) lets the SMS simulator sign requests exactly as Twilio does. Never in
+    production."""
     if settings.twilio_auth_token:
         return settings.twilio_auth_token
     if settings.environment != "development":
         return None
-    path = Path(settings.var_dir) / "dev_twilio_token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(16))
-    return path.read_text().strip()
+    return local_secret(Path(settings.var_dir), "dev_twilio_token", generate=24)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -43,6 +37,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.extensions["settings"] = settings
     app.extensions["twilio_token"] = _dev_twilio_token(settings)
+    # Card numbers, SSNs, tokens and these secrets never reach a log line, whoever logs it.
+    install_log_redaction(settings.secret_key, app.extensions["twilio_token"])
 
     from bot import cli
     from bot.db import session_factory
@@ -72,6 +68,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         app.register_blueprint(dev.bp)
         auth.csrf.exempt(dev.bp)
+
+    from bot.web import limits
+
+    limits.init_app(app, settings)  # after every blueprint: it wraps their public views
 
     @app.context_processor
     def company() -> dict[str, str]:

@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from bot.db import utcnow
 from bot.domain.redaction import redact
+from bot.domain.text import well_formed
 from bot.models import (
     Account,
     Charge,
@@ -438,7 +439,7 @@ def _reply_text() -> str:
         raise ServiceError("text is required")
     if len(text.strip()) > MAX_TEXT:
         raise ServiceError(f"text is longer than {MAX_TEXT} characters")
-    return text
+    return well_formed(text)  # a lone "\ud800" in the JSON: U+FFFD, storable and sendable
 
 
 @bp.post("/handoffs/<int:handoff_id>/messages")

@@ -14,6 +14,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from bot.models import StaffUser
+from bot.services.audit import audit
 from bot.services.users import check_password, get_user, user_for_token
 from bot.web.deps import sessions
 
@@ -55,6 +56,8 @@ class LoginForm(FlaskForm):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
+    """Sign-in. Failed attempts are audited ("login.failed") and throttled per email and per
+    address (bot/web/limits.py: a 429 on this page, audited as "login.throttled")."""
     form = LoginForm()
     if form.validate_on_submit():
         with sessions()() as session:
@@ -66,7 +69,24 @@ def login():  # type: ignore[no-untyped-def]
                     target = url_for("agent.queue" if user.role == "agent" else "compliance.search")
                 return redirect(target)
         flash("That email and password do not match.", "error")
+    if request.method == "POST":
+        _audit_failed_login(form)
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+
+
+def _audit_failed_login(form: LoginForm) -> None:
+    """Who tried, from where; never the password."""
+    email = str(request.form.get("email", "")).strip().lower()[:254]
+    with sessions().begin() as session:
+        user = get_user(session, email) if email else None
+        audit(
+            session,
+            "login.failed",
+            user=user,
+            actor=email or "anonymous",
+            ip=(request.remote_addr or "")[:64] or None,
+            detail={"known_user": user is not None, "form_valid": not form.errors},
+        )
 
 
 @bp.post("/logout")

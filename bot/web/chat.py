@@ -23,6 +23,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from bot.db import utcnow
+from bot.domain.text import well_formed
 from bot.gateway.pipeline import Inbound
 from bot.models import Conversation, Message
 from bot.web.deps import gateway, sessions, settings
@@ -91,6 +92,12 @@ def _chat_key() -> str:
     return key
 
 
+def browser_key() -> str | None:
+    """This browser's chat address when it has one (never makes one): the rate limits' key."""
+    key = session.get(_KEY)
+    return key if isinstance(key, str) and key.startswith("web-") else None
+
+
 def _require_same_origin_fetch() -> None:
     if request.headers.get("X-Requested-With") != "fetch":
         raise ApiError(403, "forbidden", "This API is only for the chat page.")
@@ -113,7 +120,7 @@ def _read_text() -> str:
     text = body.get("text")
     if not isinstance(text, str):
         raise ApiError(400, "bad_request", 'The "text" field is required and must be a string.')
-    text = text.strip()
+    text = well_formed(text).strip()  # a lone "\ud800" in the JSON: U+FFFD, storable
     if not text:
         raise ApiError(400, "bad_request", "Please type a message first.")
     if len(text) > MAX_TEXT:

@@ -15,6 +15,7 @@ from bot.gateway.pipeline import Inbound
 from bot.services.delivery import update_status
 from bot.services.verification import normalize_phone
 from bot.web.deps import gateway, sessions, settings
+from bot.web.limits import sms_limited
 
 bp = Blueprint("sms", __name__)
 log = logging.getLogger(__name__)
@@ -58,11 +59,20 @@ def twiml(bodies: list[str]) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
+def _field(name: str) -> str:
+    """A form field as an identifier to store or look up: stripped, and empty unless it is
+    printable text (a NUL or a control character is never part of a sid, a number or a status,
+    and PostgreSQL refuses NUL outright)."""
+    value = request.form.get(name, "").strip()
+    return value if value.isprintable() else ""
+
+
 @bp.post("/twilio/sms")
 @twilio_signed
+@sms_limited  # after the signature: an unsigned flood spends no real sender's budget
 def inbound_sms() -> Response:
     form = request.form
-    sid, sender = form.get("MessageSid", "").strip(), form.get("From", "").strip()
+    sid, sender = _field("MessageSid"), _field("From")
     if not sid or not sender:
         return Response("MessageSid and From are required", status=400, mimetype="text/plain")
     phone = normalize_phone(sender) or sender[:20]
@@ -79,11 +89,11 @@ def inbound_sms() -> Response:
 @bp.post("/twilio/status")
 @twilio_signed
 def delivery_status() -> Response:
-    sid, status = request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
+    sid, status = _field("MessageSid"), _field("MessageStatus")
     if not sid or not status:
         return Response(
             "MessageSid and MessageStatus are required", status=400, mimetype="text/plain"
         )
     with sessions().begin() as session:
-        update_status(session, sid[:64], status.lower()[:20], error=request.form.get("ErrorCode"))
+        update_status(session, sid[:64], status.lower()[:20], error=_field("ErrorCode") or None)
     return Response("", status=204)

@@ -123,6 +123,18 @@ test: setup train test-tools ## set up, then run the whole test suite
 eval: $(RASA_VENV)/.installed ## measure the NLU on the held-out split (writes docs/nlu-eval.md)
 	@HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(RASA_VENV)/bin/python scripts/eval_nlu.py
 
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(STEP) "[bench] measuring tools into $(VENV) (psutil, pyinstrument, py-spy)"
+	@$(PY) -m pip install --quiet -r bench/requirements.txt >>$(PIP_LOG) 2>&1 \
+	  || { tail -30 $(PIP_LOG); exit 1; }
+	@touch $@
+
+# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--concurrency 1,5 --seconds 20".
+.PHONY: bench
+bench: setup train $(VENV)/.bench-installed ## benchmarks: gateway vs Rasa latency, exactly-once, cold start, memory, training (writes bench/RESULTS.md; ~15 min)
+	$(STEP) "benchmarks: the whole stack on loopback ports (bench/run.py $(BENCH_ARGS))"
+	@$(PY) -m bench.run --train --profile --wait-quiet 300 $(BENCH_ARGS)
+
 .PHONY: clean
 clean: ## remove trained models and local databases (keeps the environments)
 	rm -rf models var/*.db var/*.db-* .pytest_cache

@@ -74,6 +74,7 @@ class Outcome:
     replies: list[str] = field(default_factory=list)  # bodies to answer with now
     duplicate: bool = False
     route: str = "bot"  # bot | keyword | safety | survey | agent | silent | holding | late
+    processed: bool = False  # the inbound was marked processed with the turn's last write
     #: A retry of a message whose first turn is still running (or died in the last
     #: STALE_TURN without a trace): nothing to answer yet; the caller asks to be retried.
     in_progress: bool = False
@@ -113,13 +114,18 @@ class Gateway:
                     update(Message).where(Message.id == stored.message_id).values(status="failed")
                 )
             raise
-        with self.sessions.begin() as session:  # the turn is done: a retry gets its answer
-            session.execute(
-                update(Message)
-                .where(Message.id == stored.message_id)
-                .values(status="processed", status_updated_at=utcnow())
-            )
+        if not outcome.processed:
+            with self.sessions.begin() as session:  # the turn is done: a retry gets its answer
+                self._mark_processed(session, stored.message_id)
         return outcome
+
+    @staticmethod
+    def _mark_processed(session: Session, message_id: int) -> None:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status="processed", status_updated_at=utcnow())
+        )
 
     def _process(self, stored: Outcome, text: str, now: datetime) -> Outcome:
         with self.sessions.begin() as session:
@@ -133,8 +139,16 @@ class Gateway:
             bodies = self._record_replies(
                 session, conversation, stored.message_id, replies, now, purpose=purpose
             )
+            if route == "rasa":
+                # The rules are asked before the turn (in this transaction: no second
+                # session): what the debtor says in it ("wrong number", "stop texting me",
+                # "my lawyer...") still gets its one acknowledgement.
+                before = self._reply_decision(session, conversation, Purpose.GENERAL, utcnow())
+            else:  # the replies and the end of the turn in one commit
+                self._mark_processed(session, stored.message_id)
+                stored.processed = True
         if route == "rasa":
-            return self._ask_rasa(stored, conversation, text)
+            return self._ask_rasa(stored, conversation, text, before)
         stored.route, stored.replies = route, bodies
         return stored
 
@@ -380,11 +394,9 @@ class Gateway:
         except RasaUnavailable as exc:  # the gateway routes to the agent regardless
             log.warning("could not pause Rasa tracker %s: %s", conversation_id, exc)
 
-    def _ask_rasa(self, stored: Outcome, conversation: Conversation, text: str) -> Outcome:
-        # The rules are asked before the turn: what the debtor says in it ("wrong number",
-        # "stop texting me", "my lawyer...") still gets its one acknowledgement.
-        with self.sessions() as session:
-            before = self._reply_decision(session, conversation, Purpose.GENERAL, utcnow())
+    def _ask_rasa(
+        self, stored: Outcome, conversation: Conversation, text: str, before: Decision
+    ) -> Outcome:
         metadata = {"channel": conversation.channel, "address": conversation.address}
         future = self._late.submit(
             self.rasa.send, conversation.id, text, metadata=metadata, timeout=60
@@ -417,6 +429,8 @@ class Gateway:
                 session, fresh, stored.message_id, replies, utcnow(),
                 decided=before, purpose=purpose,
             )  # fmt: skip
+            self._mark_processed(session, stored.message_id)  # same commit as the replies
+            stored.processed = True
         stored.route = "bot"
         return stored
 

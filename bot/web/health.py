@@ -33,7 +33,7 @@ def readyz():  # type: ignore[no-untyped-def]
         checks["database"] = True
     except Exception:  # any failure means not ready
         checks["database"] = False
-    checks["rasa"] = _answers(f"{settings.rasa_url}/version")
+    checks["rasa"] = all(_answers(f"{url}/version") for url in settings.rasa_urls)
     checks["action_server"] = _answers(f"{settings.action_server_url}/health")
     ready = all(checks.values())
     return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503

@@ -1,0 +1,268 @@
+"""bench/RESULTS.md from one run's numbers. The block between the NOTES markers (the
+profile findings and the before/after of a fix, written by hand) is kept across runs."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+NOTES_BEGIN, NOTES_END = "<!-- BEGIN NOTES (kept across runs) -->", "<!-- END NOTES -->"
+TARGET_RATIO = 1.25
+TARGET_P95_AT_20 = 0.300
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "-"
+    return f"{seconds * 1000:.0f}"
+
+
+def mib(n: int | None) -> str:
+    return f"{(n or 0) / 1024 / 1024:.0f}"
+
+
+def _keep_notes(path: Path) -> str:
+    if not path.exists():
+        return f"{NOTES_BEGIN}\n{NOTES_END}"
+    found = re.search(
+        re.escape(NOTES_BEGIN) + r".*?" + re.escape(NOTES_END), path.read_text(), re.S
+    )
+    return found.group(0) if found else f"{NOTES_BEGIN}\n{NOTES_END}"
+
+
+def _n(run: dict[str, Any]) -> str:
+    return str(run.get("label", run["concurrency"]))
+
+
+def latency_table(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| N | path | turns | errors | no reply | p50 ms | p95 ms | p99 ms | max ms | turns/s "
+        "| conversations verified |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        for path in ("rasa", "gateway"):
+            s = run[path]
+            label = "Rasa REST" if path == "rasa" else "gateway SMS"
+            lines.append(
+                f"| {_n(run)} | {label} | {s['turns']} | {s['errors']} | {s['empty']} "
+                f"| {ms(s['p50'])} | {ms(s['p95'])} | {ms(s['p99'])} | {ms(s['max'])} "
+                f"| {s['throughput']:.1f} | {s['verified']}/{s['conversations']} |"
+            )
+    return lines
+
+
+def ratio_table(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| N | gateway p95 ms | Rasa p95 ms | ratio | ratio <= 1.25 | gateway p95 < 300 ms "
+        "| load avg (before, after) |",
+        "|---:|---:|---:|---:|---|---|---|",
+    ]
+    for run in runs:
+        ratio = run["ratio_p95"]
+        p95 = run["gateway"]["p95"]
+        lines.append(
+            f"| {_n(run)} | {ms(p95)} | {ms(run['rasa']['p95'])} | {ratio:.2f} "
+            f"| {'yes' if ratio <= TARGET_RATIO else 'NO'} "
+            f"| {'yes' if p95 < TARGET_P95_AT_20 else 'no'} "
+            f"| {run['load_average']:.2f}, {run['load_average_after']:.2f} |"
+        )
+    return lines
+
+
+def ledger_table(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| N | SMS sent | Twilio retries (same answer) | inbound rows | missing | duplicated "
+        "| unanswered | two reply sets | TwiML = stored | late (outbox) | verdict |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for run in runs:
+        g = run["ledger"]
+        lines.append(
+            f"| {_n(run)} | {g['sent']} | {g['retries']} ({g['retries_answered_alike']}) "
+            f"| {g['inbound_rows']} | {g['missing']} | {g['duplicated']} | {g['unanswered']} "
+            f"| {g['reply_sets_duplicated']} "
+            f"| {'yes' if not g['twiml_mismatch'] else 'NO: ' + str(g['twiml_mismatch'])} "
+            f"| {g['late']} | {'clean' if g['clean'] else 'NOT CLEAN'} |"
+        )
+    return lines
+
+
+def write(path: Path, r: dict[str, Any]) -> None:
+    m, s = r["machine"], r["settings"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py); the section between the NOTES markers is by hand.",
+        "",
+        f"- **Date**: {r['started_at']} to {r['finished_at']} (UTC)"
+        + (f"; {r['label']}" if r.get("label") else ""),
+        f"- **Command**: `{r['command']}`",
+        f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; {m['os']}",
+        f"- **Python**: app {m['app_python']}; Rasa {m['rasa']} on Python {m['rasa_python']}",
+        f"- **Load average** (1 min): {r['load_average']['before']} before the run, "
+        f"{r['load_average'].get('after', '-')} at its end (other jobs share these 2 cores)",
+        f"- **Set-up**: one Rasa server (1 worker), one action server, the webhook app under "
+        f"gunicorn {s['gunicorn']}; app database {s['database']}, tracker store "
+        f"{s['tracker_store']}, all on loopback",
+        f"- **Load**: N concurrent conversations, each a new person (own phone, own account) "
+        f"texting hello, date of birth, ZIP, balance, why, payment plan, with "
+        f"{s['think'][0]}-{s['think'][1]} s between messages; each slot starts a new "
+        f"conversation when one ends, for {s['seconds']:.0f} s per path. For each N, Rasa's "
+        f"REST channel first (sender `bench-...`, the gateway's metadata), then the same "
+        f"scripts as signed SMS through `POST /twilio/sms`, at the same arrival rate. "
+        f"{s['retry_rate'] * 100:.0f}% of the SMS are sent a second time with the same "
+        f'MessageSid (a Twilio retry), not counted in the latencies. The "no pause" run '
+        f"sends each next message as soon as the reply arrives: the most turns/s the stack "
+        f"gives (its latency is queueing, not a target).",
+        "",
+        "## Turn latency and throughput",
+        "",
+        *latency_table(r["runs"]),
+        "",
+        "## Gateway over Rasa alone (p95)",
+        "",
+        f"Targets: the gateway's p95 at most {TARGET_RATIO} x Rasa's; under 300 ms at N=20.",
+        "",
+        *ratio_table(r["runs"]),
+        "",
+        "## Exactly-once (app database after each gateway run)",
+        "",
+        "Every SMS sent must be one inbound row (its MessageSid once), answered by one set of "
+        "replies, and the TwiML the sender got must be exactly the replies stored as sent. "
+        '"Late" turns passed the gateway\'s 5 s deadline: their replies were queued for the '
+        "outbox instead (the benchmark runs no outbox worker).",
+        "",
+        *ledger_table(r["runs"]),
+        "",
+    ]
+    problems = [p for run in r["runs"] for p in run["ledger"].get("problems", [])]
+    if problems:
+        lines += ["Problems seen:", "", *[f"- `{p}`" for p in problems[:20]], ""]
+    cold = r.get("cold_start", {})
+    mem = r.get("memory", {})
+    names = {"actions": "action server", "rasa": "Rasa server", "gateway": "webhook app (gunicorn)"}
+    lines += [
+        "## Cold start and memory",
+        "",
+        "| process | spawn to ready | ready URL | RSS idle MiB | RSS peak MiB |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for key, label in names.items():
+        c = cold.get(key, {})
+        lines.append(
+            f"| {label} | {c.get('seconds', '-')} s | `/{c.get('url', '')}` "
+            f"| {mib(mem.get('idle', {}).get(key))} | {mib(mem.get('peak', {}).get(key))} |"
+        )
+    if mem.get("workers_idle"):
+        lines += [
+            "",
+            "The webhook app's figure is the gunicorn master and its workers together; each "
+            "worker: idle "
+            + ", ".join(mib(w) for w in mem["workers_idle"])
+            + " MiB, peak "
+            + ", ".join(mib(w) for w in mem.get("workers_peak", {}).values())
+            + " MiB. "
+            "The gateway's cold start is measured once Rasa and the action server answer "
+            "(its /readyz asks both).",
+        ]
+    alone = r.get("gateway_only")
+    if alone:
+        lines += [
+            "",
+            "## The gateway alone (Rasa stubbed)",
+            "",
+            "`bench/gateway_only.py`: the whole signed `POST /twilio/sms` request through Flask "
+            "and the gateway over a fresh SQLite app database, in one process, with an instant "
+            "stand-in for Rasa: what the gateway itself costs a turn.",
+            "",
+            "| threads | turns | p50 ms | p95 ms | p99 ms | CPU ms a turn | turns/s |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            *[
+                f"| {a['threads']} | {a['turns']} | {a['p50'] * 1000:.1f} | {a['p95'] * 1000:.1f} "
+                f"| {a['p99'] * 1000:.1f} | {a['cpu_per_turn'] * 1000:.1f} "
+                f"| {a['throughput']:.0f} |"
+                for a in alone
+            ],
+        ]
+    train = r.get("training")
+    lines += ["", "## Training", ""]
+    if train:
+        lines.append(
+            f"`rasa train` from scratch (empty cache) took **{train['seconds']:.0f} s** "
+            f"({'ok' if train['ok'] else 'FAILED'}, model {train['model_mb']} MB)."
+        )
+    else:
+        lines.append("Not timed in this run (`--train`).")
+    prof = r.get("profile")
+    if prof:
+        lines += [
+            "",
+            f"## Profile of the gateway (py-spy, N={prof['concurrency']}, {prof['seconds']:.0f} s, "
+            f"both workers)",
+            "",
+            f"{prof['samples']} CPU samples at 100 Hz "
+            f"({prof['samples'] / 100 / prof['seconds']:.2f} CPU-seconds per second of load, "
+            f"both workers); p95 during the profiled run "
+            f"{ms(prof['p95'])} ms. Share of the CPU samples with each part on the stack:",
+            "",
+            "| part | share of CPU |",
+            "|---|---:|",
+            *[f"| {label} | {share:.1f}% |" for label, share in prof["parts"]],
+            "",
+            "Our functions, inclusive:",
+            "",
+            "| function | share |",
+            "|---|---:|",
+            *[f"| `{name}` | {share:.1f}% |" for name, share in prof["ours"]],
+            "",
+            "Hottest leaves (self time):",
+            "",
+            "| function | share |",
+            "|---|---:|",
+            *[f"| `{name}` | {share:.1f}% |" for name, share in prof["leaf"]],
+            "",
+            f"Raw stacks: `{prof['files']}/` (py-spy raw format).",
+        ]
+        for name, other in prof.get("elsewhere", {}).items():
+            label = {"rasa": "the Rasa server", "actions": "the action server"}.get(name, name)
+            lines += [
+                "",
+                f"Meanwhile in {label} ({other['samples']} CPU samples, "
+                f"{other['samples'] / 100 / prof['seconds']:.2f} CPU-seconds per second), "
+                "hottest leaves:",
+                "",
+                "| function | share |",
+                "|---|---:|",
+                *[f"| `{fn}` | {share:.1f}% |" for fn, share in other["leaf"]],
+            ]
+    lines += ["", "## Notes, profile findings and fixes", "", _keep_notes(path), ""]
+    path.write_text("\n".join(lines))
+
+
+def console_summary(r: dict[str, Any]) -> str:
+    out = ["", "Turn latency (ms) and throughput:"]
+    out.append(
+        f"  {'N':>3}  {'path':8} {'turns':>6} {'err':>4} {'p50':>6} {'p95':>6} {'p99':>6} "
+        f"{'turns/s':>8}"
+    )
+    for run in r["runs"]:
+        for path in ("rasa", "gateway"):
+            s = run[path]
+            out.append(
+                f"  {_n(run):>3}  {path:8} {s['turns']:>6} {s['errors']:>4} "
+                f"{ms(s['p50']):>6} {ms(s['p95']):>6} {ms(s['p99']):>6} {s['throughput']:>8.1f}"
+            )
+        g = run["ledger"]
+        out.append(
+            f"       gateway/Rasa p95 {run['ratio_p95']:.2f}; exactly-once "
+            f"{'clean' if g['clean'] else 'NOT CLEAN'} ({g['sent']} sent, {g['inbound_rows']} "
+            f"stored, {g['missing']} missing, {g['duplicated']} duplicated)"
+        )
+    cold = r.get("cold_start", {})
+    out.append("Cold start: " + ", ".join(f"{k} {v['seconds']} s" for k, v in cold.items()))
+    if r.get("training"):
+        out.append(f"Training: {r['training']['seconds']:.0f} s")
+    return "\n".join(out)

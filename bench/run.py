@@ -1,0 +1,448 @@
+"""The benchmark (`make bench`): starts the whole stack on free loopback ports, warms it up,
+then for each concurrency N runs N conversations straight to Rasa's REST channel and the
+same scripts as signed SMS through POST /twilio/sms (gunicorn), one after the other at the
+same arrival rate, and checks the app database for exactly-once after each gateway run.
+Also measures cold starts, memory, optionally training time and a py-spy profile of the
+gateway; writes bench/RESULTS.md (and the raw numbers as JSON under var/bench/).
+
+    .venv/bin/python -m bench.run [--concurrency 1,5,20,50] [--seconds 40] [--train] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import ledger as ledger_mod
+from bench import load, profile, report
+from bench.stack import MODEL, RASA, ROOT, Proc, Stack, child_pids, rss_bytes
+
+AUTH_TOKEN = "bench-twilio-auth-token"  # a known token: the harness signs like Twilio
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass
+class Memory:
+    idle: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+    workers_idle: list[int] = field(default_factory=list)
+    workers_peak: dict[int, int] = field(default_factory=dict)  # pid -> peak
+
+
+class Sampler(threading.Thread):
+    """Resident memory of each process (with its children) every half second: the peak."""
+
+    def __init__(self, procs: list[Proc], memory: Memory) -> None:
+        super().__init__(daemon=True)
+        self.procs, self.memory = procs, memory
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            for proc in self.procs:
+                own, children = rss_bytes(proc.pid)
+                total = own + sum(children)
+                self.memory.peak[proc.name] = max(self.memory.peak.get(proc.name, 0), total)
+                if proc.name == "gateway":
+                    for pid in child_pids(proc.pid):
+                        rss, _ = rss_bytes(pid)
+                        peak = self.memory.workers_peak
+                        peak[pid] = max(peak.get(pid, 0), rss)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    rasa_python = subprocess.run(
+        [str(RASA.parent / "python"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    rasa_version = subprocess.run(
+        [str(RASA.parent / "python"), "-c", "import rasa; print(rasa.__version__)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"},
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "app_python": platform.python_version(),
+        "rasa_python": rasa_python.replace("Python ", ""),
+        "rasa": rasa_version,
+    }
+
+
+def wait_quiet(limit: float, max_wait: float) -> float:
+    """Wait (up to max_wait seconds) for the 1-minute load average to drop under limit."""
+    waited = 0.0
+    while os.getloadavg()[0] >= limit and waited < max_wait:
+        if waited == 0:
+            say(f"load average {os.getloadavg()[0]:.2f} >= {limit}: waiting for a quiet machine")
+        time.sleep(15)
+        waited += 15
+    return os.getloadavg()[0]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--concurrency", default="1,5,20,50", help="conversations at once, per run")
+    p.add_argument("--seconds", type=float, default=40, help="length of each run (per path)")
+    p.add_argument("--think", default="1.5,4.5", help="seconds between a person's messages")
+    p.add_argument("--retry-rate", type=float, default=0.05, help="share of SMS Twilio resends")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    p.add_argument("--database-url", help="app database (default: a fresh SQLite file)")
+    p.add_argument("--tracker-store-url", help="Rasa tracker store (default: fresh SQLite)")
+    p.add_argument(
+        "--train", action=argparse.BooleanOptionalAction, default=False,
+        help="also time `rasa train` from scratch (1-3 min)",
+    )  # fmt: skip
+    p.add_argument(
+        "--profile", action=argparse.BooleanOptionalAction, default=False,
+        help="py-spy the gateway's workers at --profile-n",
+    )  # fmt: skip
+    p.add_argument("--profile-n", type=int, default=20)
+    p.add_argument(
+        "--capacity-n", type=int, default=20,
+        help="then N conversations with no pause between messages: the most turns/s (0: skip)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gateway-only-turns", type=int, default=400,
+        help="then the gateway alone, Rasa stubbed, for this many turns (0: skip)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pipeline", type=Path,
+        help="serve the gateway from this version of bot/gateway/pipeline.py (a before/after)",
+    )  # fmt: skip
+    p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="report file")
+    p.add_argument("--label", default="", help="a note for the report (e.g. 'before the fix')")
+    p.add_argument("--wait-quiet", type=float, default=0, help="wait up to S s for load < 1")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not MODEL.exists():
+        say(f"no trained model at {MODEL}: run `make train` first")
+        return 2
+    levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
+    think_lo, think_hi = (float(x) for x in args.think.split(","))
+    started_at = datetime.now(UTC)
+    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", "bench.run"])
+    command += " " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    if os.environ.get("MAKELEVEL"):
+        command = f"make bench  # runs: {command.strip()}"
+    load_before = wait_quiet(1.0, args.wait_quiet) if args.wait_quiet else os.getloadavg()[0]
+    info = machine()
+    say(f"machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB; "
+        f"load average {load_before:.2f}")  # fmt: skip
+
+    stamp = started_at.strftime("%Y%m%d-%H%M%S")
+    work = ROOT / "var" / "bench" / stamp
+    database_url = args.database_url or f"sqlite:///{work / 'app.db'}"
+    tracker_url = args.tracker_store_url or f"sqlite:///{work / 'tracker.db'}"
+    results: dict[str, Any] = {
+        "label": args.label,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "command": command.strip(),
+        "machine": info,
+        "settings": {
+            "concurrency": levels,
+            "seconds": args.seconds,
+            "think": [think_lo, think_hi],
+            "retry_rate": args.retry_rate,
+            "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+            "database": database_url.split("://")[0],
+            "pipeline": str(args.pipeline) if args.pipeline else "bot/gateway/pipeline.py",
+            "tracker_store": tracker_url.split("://")[0],
+        },
+        "load_average": {"before": round(load_before, 2)},
+        "runs": [],
+    }
+
+    # Enough accounts for every conversation any slot may start (each person texts once).
+    per_slot = math.ceil(args.seconds / (5 * think_lo)) + 2
+    needed = sum(levels) * per_slot * 2 + args.profile_n * per_slot + 50
+    # with no pause a conversation takes about 6 turns x 0.5-1.5 s
+    needed += args.capacity_n * (math.ceil(args.seconds / 3) + 2) * 2
+    with Stack.create(work, DATABASE_URL=database_url) as stack:
+        say(f"app database {database_url}: migrations, demo accounts, {needed} bench accounts")
+        stack.flask("db", "upgrade")
+        stack.flask("demo", "load")
+        personas = load.write_placement(work / "placement.csv", needed)
+        stack.flask("accounts", "import", str(work / "placement.csv"))
+        pool = iter(personas)
+
+        say("starting the action server and Rasa (Rasa takes about 40-90 s)")
+        actions = stack.start_actions()
+        action_url = actions.ready_url.rsplit("/", 1)[0]
+        rasa = stack.start_rasa("rasa", action_url=action_url, tracker_store_url=tracker_url)
+        rasa_url = rasa.ready_url.rsplit("/", 1)[0]
+        stack.wait_ready([actions, rasa])
+        say(f"action server ready in {actions.ready_after:.1f} s, Rasa in {rasa.ready_after:.1f} s")
+        gateway_env = {
+            "RASA_URL": rasa_url,
+            "ACTION_SERVER_URL": action_url,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        }
+        app = "webhook_app:app"
+        if args.pipeline:
+            gateway_env["BENCH_PIPELINE"] = str(args.pipeline.resolve())
+            app = "bench.ab_app:app"
+            say(f"the gateway's pipeline comes from {args.pipeline}")
+        gateway = stack.start_gateway(
+            workers=args.workers, threads=args.threads, env=gateway_env, app=app
+        )
+        gateway_url = gateway.ready_url.rsplit("/", 1)[0]
+        stack.wait_ready([gateway])
+        say(f"gateway (gunicorn) ready in {gateway.ready_after:.1f} s at {gateway_url}")
+        results["cold_start"] = {
+            p.name: {"seconds": round(p.ready_after or 0, 2), "url": p.ready_url.split("/", 3)[3]}
+            for p in (actions, rasa, gateway)
+        }
+
+        gw_client = load.GatewayClient(gateway_url, AUTH_TOKEN)
+        rasa_client = load.RasaRestClient(rasa_url)
+        memory = Memory()
+
+        say("warming up: 4 conversations per path (first predictions, spaCy, connections)")
+        demo = load.demo_personas()
+        for client, people in ((rasa_client, _take(pool, 4)), (gw_client, demo)):
+            asyncio.run(
+                load.run_phase(
+                    client, people, concurrency=4, seconds=60, think=(0.2, 0.6), once=True
+                )
+            )
+        time.sleep(3)
+        for proc in (actions, rasa, gateway):
+            own, children = rss_bytes(proc.pid)
+            memory.idle[proc.name] = own + sum(children)
+            if proc.name == "gateway":
+                memory.workers_idle = children
+        sampler = Sampler([actions, rasa, gateway], memory)
+        sampler.start()
+
+        def progress(phase: load.Phase) -> None:
+            done = phase.turns
+            ok = [t.latency for t in done if t.ok]
+            say(f"  {phase.path:7} N={phase.concurrency:<3} {len(done):4} turns, "
+                f"{sum(not t.ok for t in done)} errors, "
+                f"p95 {1000 * load.percentile(ok, 95):.0f} ms so far")  # fmt: skip
+
+        plan = [(n, (think_lo, think_hi), str(n)) for n in levels]
+        if args.capacity_n:
+            plan.append((args.capacity_n, (0.0, 0.05), f"{args.capacity_n}, no pause"))
+        try:
+            for n, think, label in plan:
+                run: dict[str, Any] = {
+                    "concurrency": n,
+                    "label": label,
+                    "think": think,
+                    "load_average": os.getloadavg()[0],
+                }
+                for client in (rasa_client, gw_client):
+                    say(f"N={label}: {n} conversations at once to {client.path} "
+                        f"for {args.seconds:.0f} s")  # fmt: skip
+                    phase = asyncio.run(
+                        load.run_phase(
+                            client, pool, concurrency=n, seconds=args.seconds, think=think,
+                            retry_rate=args.retry_rate if client is gw_client else 0.0,
+                            seed=n, on_progress=progress,
+                        )
+                    )  # fmt: skip
+                    summary = load.Summary.of(phase)
+                    run[client.path] = asdict(summary)
+                    say(f"  {client.path}: {summary.turns} turns, {summary.errors} errors, "
+                        f"p50 {summary.p50 * 1000:.0f} ms, p95 {summary.p95 * 1000:.0f} ms, "
+                        f"p99 {summary.p99 * 1000:.0f} ms, {summary.throughput:.1f} turns/s; "
+                        f"{summary.verified}/{summary.conversations} verified")  # fmt: skip
+                    if client is gw_client:
+                        ledger = ledger_mod.check(database_url, phase.turns)
+                        run["ledger"] = asdict(ledger) | {"clean": ledger.clean}
+                        run["ledger"]["problems"] = ledger.problems[:10]
+                        say(f"  exactly-once: {ledger.sent} sent (+{ledger.retries} retries), "
+                            f"{ledger.inbound_rows} stored, {ledger.missing} missing, "
+                            f"{ledger.duplicated} duplicated, {ledger.unanswered} unanswered, "
+                            f"{ledger.late} late: {_verdict(ledger.clean)}")  # fmt: skip
+                        for problem in ledger.problems[:5]:
+                            say(f"    {problem}")
+                run["ratio_p95"] = run["gateway"]["p95"] / run["rasa"]["p95"]
+                run["load_average_after"] = os.getloadavg()[0]
+                say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f}")
+                results["runs"].append(run)
+
+            if args.profile:
+                results["profile"] = profile_gateway(
+                    gateway, rasa, actions, gw_client, pool, args, (think_lo, think_hi), work
+                )
+        finally:
+            sampler.stopped.set()
+            sampler.join()
+            results["memory"] = asdict(memory)
+            results["load_average"]["after"] = round(os.getloadavg()[0], 2)
+            say("stopping the stack")
+
+    if args.gateway_only_turns:
+        from bench import gateway_only
+
+        say(f"the gateway alone (Rasa stubbed, in process): {args.gateway_only_turns} turns")
+        results["gateway_only"] = [
+            gateway_only.measure(
+                f"sqlite:///{work / f'gateway-only-{threads}.db'}",
+                work / f"gateway-only-{threads}",
+                args.gateway_only_turns,
+                threads,
+                None,
+                args.pipeline,
+            )
+            for threads in (1, 4)
+        ]
+        for r in results["gateway_only"]:
+            say(f"  {r['threads']} thread(s): p50 {r['p50'] * 1000:.1f} ms, "
+                f"p95 {r['p95'] * 1000:.1f} ms, CPU {r['cpu_per_turn'] * 1000:.1f} ms a turn, "
+                f"{r['throughput']:.0f} turns/s")  # fmt: skip
+    if args.train:
+        results["training"] = time_training()
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    out = Path(args.out)
+    report.write(out, results)
+    say(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
+        f"and {(work / 'results.json').relative_to(ROOT)}")  # fmt: skip
+    print(report.console_summary(results), flush=True)
+    unclean = [str(run["label"]) for run in results["runs"] if not run["ledger"]["clean"]]
+    if unclean:
+        say(f"exactly-once NOT clean at N={', '.join(unclean)}: see {out}")
+        return 1
+    return 0
+
+
+def _verdict(clean: bool) -> str:
+    return "clean" if clean else "NOT CLEAN"
+
+
+def _take(pool: Any, n: int) -> list[load.Persona]:
+    return [next(pool) for _ in range(n)]
+
+
+def profile_gateway(
+    gateway: Proc,
+    rasa: Proc,
+    actions: Proc,
+    client: load.GatewayClient,
+    pool: Any,
+    args: argparse.Namespace,
+    think: tuple[float, float],
+    work: Path,
+) -> dict[str, Any]:
+    """An extra gateway run at N=profile_n with py-spy sampling each worker (not in the
+    tables above: the sampler itself costs a little)."""
+    workers = child_pids(gateway.pid)
+    out_dir = work / "profile"
+    say(f"profiling the gateway at N={args.profile_n} with py-spy (workers {workers})")
+    spies = profile.record(workers, args.seconds + 5, out_dir)
+    # Rasa and the action server too, for where a turn's time goes besides the gateway
+    others = {"rasa": rasa.pid, "actions": actions.pid}
+    for name, pid in others.items():
+        spies += profile.record([pid], args.seconds + 5, out_dir / name, subprocesses=True)
+    phase = asyncio.run(
+        load.run_phase(client, pool, concurrency=args.profile_n, seconds=args.seconds,
+                       think=think, seed=99)
+    )  # fmt: skip
+    for spy in spies:
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.terminate()
+    summary = profile.summarize(sorted(out_dir.glob("worker-*.txt")))
+    measured = load.Summary.of(phase)
+    elsewhere = {}
+    for name in others:
+        other = profile.summarize(sorted((out_dir / name).glob("worker-*.txt")))
+        elsewhere[name] = {
+            "samples": other.samples,
+            "leaf": profile.top_functions(other, 12, ours=False),
+            "inclusive": [(fn, other.share(n)) for fn, n in other.inclusive.most_common(25)],
+        }
+    say(f"  profiled run: p95 {measured.p95 * 1000:.0f} ms; {summary.samples} CPU samples")
+    return {
+        "concurrency": args.profile_n,
+        "turns": measured.turns,
+        "p95": measured.p95,
+        "samples": summary.samples,
+        "seconds": args.seconds,
+        "parts": profile.parts_table(summary),
+        "ours": profile.top_functions(summary, 15, ours=True),
+        "leaf": profile.top_functions(summary, 15, ours=False),
+        "files": str(out_dir.relative_to(ROOT)),
+        "elsewhere": elsewhere,
+    }
+
+
+def time_training() -> dict[str, Any]:
+    """`rasa train` from scratch (empty cache) into a temporary directory, timed."""
+    say("timing `rasa train` from scratch (empty cache; 1-3 minutes on 2 cores)")
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONWARNINGS": "ignore",
+            "PYTHONPATH": str(ROOT),
+            "RASA_CACHE_DIRECTORY": str(Path(tmp) / "cache"),
+        }
+        log = Path(tmp) / "train.log"
+        started = time.monotonic()
+        with log.open("wb") as out:
+            done = subprocess.run(
+                [str(RASA), "train", "--fixed-model-name", "bench", "--out", tmp],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=1800,
+            )
+        seconds = time.monotonic() - started
+        model = Path(tmp) / "bench.tar.gz"
+        ok = done.returncode == 0 and model.exists()
+        size = model.stat().st_size if ok else 0
+        if not ok:
+            say(f"  training failed:\n{log.read_text(errors='replace')[-2000:]}")
+    say(f"  trained in {seconds:.0f} s ({size / 1e6:.1f} MB model)")
+    return {"seconds": round(seconds, 1), "ok": ok, "model_mb": round(size / 1e6, 1)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -68,7 +68,7 @@ from bot.services.plans import (
     record_promise,
 )
 from bot.services.policy import load_policy
-from bot.web.auth import role_required
+from bot.web.auth import role_required, staff_page_headers
 from bot.web.deps import gateway, resume_bot, sessions, settings
 from bot.wording import render
 
@@ -121,17 +121,7 @@ VIOLATION_TEXT = {
 PLAN_PERIODS = {"weekly": "a week", "biweekly": "every two weeks", "monthly": "a month"}
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(staff_page_headers)
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -37,7 +37,7 @@ from bot.services.audit import AuditAction, audit, audit_entries
 from bot.services.compliance_checks import CHECKS, CHECKS_BY_CODE
 from bot.services.errors import NotFound
 from bot.services.reviews import MAX_NOTE, BadReview, ReviewOutcome, record_review
-from bot.web.auth import role_required
+from bot.web.auth import role_required, staff_page_headers
 from bot.web.deps import sessions, settings
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance", template_folder="../templates")
@@ -71,17 +71,7 @@ REVIEW_LABELS = {
 }
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(staff_page_headers)
 
 
 @bp.errorhandler(HTTPException)

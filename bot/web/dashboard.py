@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     g,
     jsonify,
@@ -31,7 +30,7 @@ from bot.domain.money import format_money
 from bot.services import metrics
 from bot.services.audit import audit
 from bot.web.agent import REASON_LABELS
-from bot.web.auth import api_auth, api_error, role_required
+from bot.web.auth import api_auth, api_error, role_required, staff_page_headers
 from bot.web.deps import sessions, settings
 
 log = logging.getLogger(__name__)
@@ -64,17 +63,7 @@ class BadRange(ValueError):
     """What the request asked for is not a usable range; the message says why."""
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(staff_page_headers)
 
 
 # ---------------------------------------------------------------------------- the range

@@ -464,6 +464,14 @@ class Entry:
         return base | event_dict(self.event)
 
 
+SENDER_LABELS = {"debtor": "Debtor", "bot": "Assistant", "agent": "Agent", "system": "System"}
+
+
+def sender_label(sender: str) -> str:
+    """Who wrote a message, as the agent console and the compliance pages name them."""
+    return SENDER_LABELS.get(sender, sender.title())
+
+
 def message_dict(message: Message, agent: str | None = None) -> dict[str, Any]:
     return {
         "id": message.id,

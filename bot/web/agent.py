@@ -68,6 +68,7 @@ from bot.services.plans import (
     record_promise,
 )
 from bot.services.policy import load_policy
+from bot.services.transcripts import sender_label
 from bot.web.auth import role_required, staff_page_headers
 from bot.web.deps import gateway, resume_bot, sessions, settings
 from bot.wording import render
@@ -92,7 +93,6 @@ REASON_LABELS = {
     "settlement": "Settlement request",
     "failure": "Assistant failure",
 }
-SENDER_LABELS = {"debtor": "Debtor", "bot": "Assistant", "agent": "Agent", "system": "System"}
 #: Slots that hold what the debtor typed to prove who they are: shown as "provided" only.
 SECRET_SLOTS = frozenset({"verify_dob", "verify_second", "account_lookup"})
 HIDDEN_SLOTS = frozenset({"company_name", "support_phone", "session_started_metadata"})
@@ -214,7 +214,7 @@ def _message_row(message: Message) -> dict[str, Any]:
         "id": message.id,
         "direction": message.direction,
         "sender": message.sender,
-        "sender_label": SENDER_LABELS.get(message.sender, message.sender.title()),
+        "sender_label": sender_label(message.sender),
         "text": message.text,
         "at": _utc(message.created_at),
         "status": message.status if message.direction == "out" else None,

@@ -46,7 +46,6 @@ REVIEWERS = ("compliance", "admin")
 AUDIT_PER_PAGE = 50
 CHECKS_DEFAULT_DAYS = 30
 
-SENDER_LABELS = {"debtor": "Debtor", "bot": "Assistant", "agent": "Agent", "system": "System"}
 FLAG_LABELS = {
     "handoff": "Handoff",
     "dispute": "Dispute",
@@ -172,7 +171,7 @@ def _sender(entry: transcripts.Entry) -> str:
     assert entry.message is not None
     if entry.message.sender == "agent" and entry.agent:
         return f"Agent {entry.agent}"
-    return SENDER_LABELS.get(entry.message.sender, entry.message.sender.title())
+    return transcripts.sender_label(entry.message.sender)
 
 
 # ---------------------------------------------------------------------------- search

@@ -150,3 +150,35 @@ def messages(db: Session, **where: Any) -> list[Message]:
 def handoffs(db: Session) -> list[Handoff]:
     db.expire_all()
     return list(db.scalars(select(Handoff).order_by(Handoff.id)))
+
+
+RASA_REPLY = "Hi! How can I help?"
+
+
+class StubRasa:
+    """Stands in for Rasa's REST channel: answers every message with `replies`."""
+
+    def __init__(self, replies: list[str] | None = None) -> None:
+        self.replies = replies if replies is not None else [RASA_REPLY]
+        self.sent: list[tuple[str, str]] = []
+        self.paused: list[str] = []
+
+    def send(
+        self, sender: str, text: str, *, metadata: dict[str, Any], timeout: float
+    ) -> list[str]:
+        self.sent.append((sender, text))
+        return list(self.replies)
+
+    def pause(self, sender: str, *, timeout: float = 5) -> None:
+        self.paused.append(sender)
+
+    def resume(self, sender: str, *, timeout: float = 5) -> None:
+        pass
+
+
+@pytest.fixture
+def rasa(app: Flask) -> StubRasa:
+    """The app's gateway talks to a StubRasa instead of the closed port."""
+    stub = StubRasa()
+    app.extensions["gateway"].rasa = stub
+    return stub

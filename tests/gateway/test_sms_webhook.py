@@ -23,6 +23,7 @@ from bot.wording import render
 from tests.gateway.conftest import (
     JAMES,
     MARIA,
+    StubRasa,
     counts,
     handoffs,
     messages,
@@ -38,34 +39,6 @@ pytestmark = pytest.mark.integration
 OPT_OUT_LINE = "Reply STOP to opt out."
 HOLDING = render("utter_holding")
 OPT_OUT_CONFIRMED = "You're unsubscribed"
-
-
-class StubRasa:
-    """Stands in for Rasa's REST channel: answers every message with `replies`."""
-
-    def __init__(self, replies: list[str] | None = None) -> None:
-        self.replies = replies if replies is not None else ["Hi! How can I help?"]
-        self.sent: list[tuple[str, str]] = []
-        self.paused: list[str] = []
-
-    def send(
-        self, sender: str, text: str, *, metadata: dict[str, Any], timeout: float
-    ) -> list[str]:
-        self.sent.append((sender, text))
-        return list(self.replies)
-
-    def pause(self, sender: str, *, timeout: float = 5) -> None:
-        self.paused.append(sender)
-
-    def resume(self, sender: str, *, timeout: float = 5) -> None:
-        pass
-
-
-@pytest.fixture
-def rasa(app: Flask) -> StubRasa:
-    stub = StubRasa()
-    app.extensions["gateway"].rasa = stub
-    return stub
 
 
 def say(client: FlaskClient, body: str, frm: str = MARIA, sid: str | None = None) -> list[str]:

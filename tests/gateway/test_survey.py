@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,40 +17,21 @@ from sqlalchemy.orm import Session
 from bot.db import utcnow
 from bot.models import Account, Conversation, ConversationEvent, Message, Outreach, SurveyResponse
 from bot.wording import render
-from tests.gateway.conftest import MARIA, handoffs, messages, new_sid, post_sms, twiml_bodies
+from tests.gateway.conftest import (
+    MARIA,
+    RASA_REPLY,
+    StubRasa,
+    handoffs,
+    messages,
+    new_sid,
+    post_sms,
+    twiml_bodies,
+)
 
 pytestmark = pytest.mark.integration
 
 THANKS = render("utter_survey_thanks")
 THANKS_LOW = render("utter_survey_thanks_low")
-RASA_REPLY = "Hi! How can I help?"
-
-
-class StubRasa:
-    """Rasa's REST channel, answering every message with one reply."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self.paused: list[str] = []
-
-    def send(
-        self, sender: str, text: str, *, metadata: dict[str, Any], timeout: float
-    ) -> list[str]:
-        self.sent.append((sender, text))
-        return [RASA_REPLY]
-
-    def pause(self, sender: str, *, timeout: float = 5) -> None:
-        self.paused.append(sender)
-
-    def resume(self, sender: str, *, timeout: float = 5) -> None:
-        pass
-
-
-@pytest.fixture
-def rasa(app: Flask) -> StubRasa:
-    stub = StubRasa()
-    app.extensions["gateway"].rasa = stub
-    return stub
 
 
 def surveyed(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, time
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +13,6 @@ from sqlalchemy.orm import Session
 from bot.db import utcnow
 from bot.domain.contact import Channel, HoldReason
 from bot.models import (
-    Account,
     AuditLog,
     Charge,
     Dispute,
@@ -26,39 +24,9 @@ from bot.models import (
 )
 from bot.services.consent import ConsentAction, record_consent, set_preference
 from bot.services.holds import place_hold
-from bot.services.users import Role, create_user, issue_token
+from tests.web.conftest import auth, demo_account
 
-PASSWORD = "correct horse battery staple"
 URL = "/api/v1/accounts/ACC-100234"
-
-
-@pytest.fixture
-def api(app: Flask) -> FlaskClient:
-    from bot.web import api as api_module
-    from bot.web import auth as auth_module
-
-    if "api" not in app.blueprints:  # until bot/web/__init__.py registers it
-        app.register_blueprint(api_module.bp)
-        auth_module.csrf.exempt(api_module.bp)
-    return app.test_client()
-
-
-@pytest.fixture
-def tokens(session: Session) -> dict[str, str]:
-    out = {}
-    for role in Role:
-        create_user(session, f"{role.value}@example.com", role, PASSWORD)
-        out[role.value] = issue_token(session, f"{role.value}@example.com")
-    session.commit()
-    return out
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def demo(session: Session) -> Account:
-    return session.scalars(select(Account).where(Account.account_ref == "ACC-100234")).one()
 
 
 @pytest.mark.parametrize("role", ["agent", "compliance", "admin"])
@@ -140,7 +108,7 @@ def test_viewing_an_account_is_audited(
 def test_everything_on_the_account(
     api: FlaskClient, session: Session, tokens: dict[str, str]
 ) -> None:
-    account = demo(session)
+    account = demo_account(session)
     charges = list(
         session.scalars(
             select(Charge).where(Charge.account_id == account.id).order_by(Charge.posted_on)
@@ -263,7 +231,7 @@ def test_everything_on_the_account(
 def test_opt_in_after_opt_out_shows_not_opted_out(
     api: FlaskClient, session: Session, tokens: dict[str, str]
 ) -> None:
-    phone = demo(session).phone or ""
+    phone = demo_account(session).phone or ""
     record_consent(session, phone, "sms", ConsentAction.OPT_OUT, source="keyword")
     record_consent(session, phone, "sms", ConsentAction.OPT_IN, source="keyword")
     session.commit()

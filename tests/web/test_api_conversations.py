@@ -19,7 +19,7 @@ from bot.db import utcnow
 from bot.domain.contact import Channel, Purpose
 from bot.domain.redaction import redact
 from bot.domain.verification import Answers
-from bot.models import Account, AuditLog, Conversation, Handoff, Message
+from bot.models import AuditLog, Conversation, Handoff, Message
 from bot.services.cases import DisputeReason, HardshipCategory, open_dispute, record_hardship
 from bot.services.consent import ConsentAction, record_consent
 from bot.services.conversations import local_today
@@ -29,69 +29,13 @@ from bot.services.outbox import queue_message
 from bot.services.plans import accept_plan, plan_options, record_promise
 from bot.services.policy import load_policy
 from bot.services.reviews import record_review
-from bot.services.users import Role, create_user, issue_token
+from bot.services.users import Role, create_user
 from bot.services.verification import attempt
 from tests.conftest import NOW, make_conversation
+from tests.web.conftest import API_CLIENT_IP, PASSWORD, auth, demo_account, error_of, fresh
 
-PASSWORD = "correct horse battery staple"
 LIST = "/api/v1/conversations"
 CARD = "4111 1111 1111 1111"
-IP = "203.0.113.7"
-
-
-def with_api(app: Flask) -> Flask:
-    """Until bot/web/__init__.py registers it: the api blueprint, exempt from CSRF."""
-    from bot.web import api, auth
-
-    if "api" not in app.blueprints:
-        app.register_blueprint(api.bp)
-        auth.csrf.exempt(api.bp)
-    return app
-
-
-@pytest.fixture
-def api(app: Flask) -> FlaskClient:
-    client = with_api(app).test_client()
-    client.environ_base["REMOTE_ADDR"] = IP
-    return client
-
-
-@pytest.fixture
-def tokens(session: Session) -> dict[str, str]:
-    """A bearer token per staff user: agent, agent2 (a second agent), compliance, admin."""
-    users = {
-        "agent": Role.AGENT,
-        "agent2": Role.AGENT,
-        "compliance": Role.COMPLIANCE,
-        "admin": Role.ADMIN,
-    }
-    out = {}
-    for name, role in users.items():
-        create_user(session, f"{name}@example.com", role, PASSWORD)
-        out[name] = issue_token(session, f"{name}@example.com")
-    session.commit()
-    return out
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def fresh(session: Session) -> Session:
-    session.rollback()
-    session.expire_all()
-    return session
-
-
-def error_of(response) -> str:  # type: ignore[no-untyped-def]
-    assert response.is_json, response.get_data(as_text=True)
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    return body["error"]
-
-
-def demo(session: Session, ref: str = "ACC-100234") -> Account:
-    return session.scalars(select(Account).where(Account.account_ref == ref)).one()
 
 
 def debtor_says(session: Session, conversation: Conversation, text: str, when) -> Message:  # type: ignore[no-untyped-def]
@@ -137,7 +81,7 @@ def story(api: FlaskClient, session: Session, tokens: dict[str, str]) -> dict[st
     """Maria (Seattle) texts a card number, verifies, takes a plan and a promise, reports a
     hardship, complains and gets a person; the agent answers through the API and releases;
     she disputes a charge and opts out."""
-    maria = demo(session)
+    maria = demo_account(session)
     policy = load_policy(ROOT / "bot" / "policy.yml")
     # The agent's side below is stamped with the real clock: the story starts just before.
     t0 = utcnow() - timedelta(minutes=30)
@@ -270,7 +214,7 @@ def test_compliance_and_admin_list_summaries_with_flags(
 def several(session: Session, tokens: dict[str, str]) -> dict[str, str]:
     """Three conversations: Maria by SMS on 20 Nov with a dispute, James by SMS on 22 Nov asking
     for a person, and an anonymous web chat on 23 Nov; a breach review on James's."""
-    maria, james = demo(session), demo(session, "ACC-100512")
+    maria, james = demo_account(session), demo_account(session, "ACC-100512")
     day = timedelta(days=1)
     m = make_conversation(
         session, maria, status="closed", started_at=NOW - 3 * day, last_message_at=NOW - 3 * day
@@ -398,7 +342,7 @@ def test_each_search_is_audited_with_who_where_and_the_filters(
     listing(api, tokens["admin"])
     first, second = audits(session, "transcript.search")
     assert first.actor == "compliance@example.com" and first.actor_id is not None
-    assert first.ip == IP
+    assert first.ip == API_CLIENT_IP
     assert first.detail["via"] == "api"
     assert first.detail["filters"] == {
         "account_ref": "ACC-100234",
@@ -564,5 +508,7 @@ def test_each_view_is_audited_with_who_what_and_where(
     ]
     for view in views:
         assert view.target_type == "conversation" and view.target_id == story["id"]
-        assert view.ip == IP and view.detail == {"via": "api"} and view.actor_id is not None
+        assert (
+            view.ip == API_CLIENT_IP and view.detail == {"via": "api"} and view.actor_id is not None
+        )
         assert view.at is not None

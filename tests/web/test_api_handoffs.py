@@ -14,59 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
-from bot.models import Account, Conversation, Handoff, Message
+from bot.models import Conversation, Handoff, Message
 from bot.services.consent import ConsentAction, record_consent
 from bot.services.handoff import HandoffReason, request_handoff
-from bot.services.users import Role, create_user, issue_token
 from bot.wording import _responses
 from tests.conftest import NOW, make_conversation
-
-PASSWORD = "correct horse battery staple"
-
-
-def with_api(app: Flask) -> Flask:
-    """Until bot/web/__init__.py registers it: the api blueprint, exempt from CSRF."""
-    from bot.web import api, auth
-
-    if "api" not in app.blueprints:
-        app.register_blueprint(api.bp)
-        auth.csrf.exempt(api.bp)
-    return app
-
-
-@pytest.fixture
-def api_app(app: Flask) -> Flask:
-    return with_api(app)
-
-
-@pytest.fixture
-def api(api_app: Flask) -> FlaskClient:
-    return api_app.test_client()
-
-
-@pytest.fixture
-def tokens(session: Session) -> dict[str, str]:
-    """A bearer token per staff user: agent, agent2 (a second agent), compliance, admin."""
-    users = {
-        "agent": Role.AGENT,
-        "agent2": Role.AGENT,
-        "compliance": Role.COMPLIANCE,
-        "admin": Role.ADMIN,
-    }
-    out = {}
-    for name, role in users.items():
-        create_user(session, f"{name}@example.com", role, PASSWORD)
-        out[name] = issue_token(session, f"{name}@example.com")
-    session.commit()
-    return out
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def demo_account(session: Session, ref: str = "ACC-100234") -> Account:
-    return session.scalars(select(Account).where(Account.account_ref == ref)).one()
+from tests.web.conftest import auth, demo_account, error_of, fresh
 
 
 def new_handoff(
@@ -97,19 +50,6 @@ def new_handoff(
     handoff = request_handoff(session, conversation, reason, now=now)
     session.commit()
     return handoff
-
-
-def fresh(session: Session) -> Session:
-    session.rollback()
-    session.expire_all()
-    return session
-
-
-def error_of(response) -> str:  # type: ignore[no-untyped-def]
-    assert response.is_json, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) >= {"error"} and isinstance(body["error"], str) and body["error"]
-    return body["error"]
 
 
 def claimed(api: FlaskClient, session: Session, tokens: dict[str, str], **kw: Any) -> Handoff:
@@ -421,7 +361,7 @@ def test_claim_of_a_closed_handoff_is_409(
 
 
 def test_two_concurrent_claims_one_wins(
-    api_app: Flask, session: Session, tokens: dict[str, str]
+    app: Flask, session: Session, tokens: dict[str, str]
 ) -> None:
     for _round in range(3):
         handoff = new_handoff(session)
@@ -429,7 +369,7 @@ def test_two_concurrent_claims_one_wins(
         results: dict[str, tuple[int, dict[str, Any]]] = {}
 
         def claim(name: str, handoff_id: int = handoff.id, barrier=barrier, results=results):  # type: ignore[no-untyped-def]
-            client = api_app.test_client()
+            client = app.test_client()
             barrier.wait(timeout=10)
             r = client.post(f"/api/v1/handoffs/{handoff_id}/claim", headers=auth(tokens[name]))
             results[name] = (r.status_code, r.get_json())
@@ -454,7 +394,7 @@ def test_two_concurrent_claims_one_wins(
         )
         assert claims == 1
         # Close it so the next round's conversation for the same address can open.
-        close = api_app.test_client().post(
+        close = app.test_client().post(
             f"/api/v1/handoffs/{handoff.id}/close", headers=auth(tokens[winner])
         )
         assert close.status_code == 200

@@ -417,16 +417,18 @@ class Gateway:
             log.error("action server down: Rasa answered %s with nothing", conversation.id)
             return self._holding(stored)
         with self.sessions.begin() as session:
-            fresh = session.get(Conversation, stored.conversation_id)
-            assert fresh is not None
+            # `conversation` (loaded before the turn) is read for its id, channel and address
+            # only, which a turn never changes: no second load.
             purpose = Purpose.GENERAL
             if not before.allowed and self._distress_raised(session, stored.message_id):
                 # Rule 16 over rules 10 and 15: the model caught distress the safety net
                 # missed, and crisis resources go even after an opt-out or attorney hold.
                 purpose = Purpose.COMPLIANCE
+                fresh = session.get(Conversation, stored.conversation_id)  # as the turn left it
+                assert fresh is not None
                 before = self._reply_decision(session, fresh, purpose, utcnow())
             stored.replies = self._record_replies(
-                session, fresh, stored.message_id, replies, utcnow(),
+                session, conversation, stored.message_id, replies, utcnow(),
                 decided=before, purpose=purpose,
             )  # fmt: skip
             self._mark_processed(session, stored.message_id)  # same commit as the replies

@@ -47,19 +47,22 @@ def _link_new_entries(session: Session, _flush: UOWTransaction) -> None:
     if not by_conversation:
         return
     connection = session.connection()
+    # SQLite: this flush's inserts already hold the database's one write lock
+    serialize_by_row_lock = connection.dialect.name != "sqlite"
     now = utcnow()
     for conversation_id in sorted(by_conversation):
         entries = sorted(
             by_conversation[conversation_id],
             key=lambda e: (e.created_at, entry_type(e) == "event", e.id),
         )
-        connection.execute(
-            # NO KEY UPDATE: compatible with the KEY SHARE lock the row's inserts just took
-            # through their foreign key, so two writers queue here instead of deadlocking.
-            select(Conversation.id)
-            .where(Conversation.id == conversation_id)
-            .with_for_update(key_share=True)
-        )
+        if serialize_by_row_lock:
+            connection.execute(
+                # NO KEY UPDATE: compatible with the KEY SHARE lock the row's inserts just took
+                # through their foreign key, so two writers queue here instead of deadlocking.
+                select(Conversation.id)
+                .where(Conversation.id == conversation_id)
+                .with_for_update(key_share=True)
+            )
         last = connection.execute(
             select(TranscriptLink.seq, TranscriptLink.chain)
             .where(TranscriptLink.conversation_id == conversation_id)

@@ -3,10 +3,11 @@ question every sender asks, "may we send this message to this person now?" (rule
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.contact import (
@@ -78,53 +79,74 @@ def record_consent(
     return entry
 
 
-def _latest(session: Session, address: str, channels: tuple[str, ...], actions: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    return session.scalar(
-        select(ConsentEvent)
-        .where(
-            ConsentEvent.address == address,
-            ConsentEvent.channel.in_(channels),
-            ConsentEvent.action.in_(actions),
-        )
-        .order_by(ConsentEvent.id.desc())
-        .limit(1)
+# What the consent ledger says is decided here, once: each rule is a condition on its rows,
+# and `consent_state` asks for all of them in one query (the gateway asks every turn).
+_OPT_ACTIONS = (ConsentAction.OPT_OUT.value, ConsentAction.OPT_IN.value)
+
+
+def _opt_rows(address: str, channel: Channel | str) -> ColumnElement[bool]:
+    """The address's opt-outs and opt-ins on the channel: the latest one decides."""
+    return and_(
+        ConsentEvent.address == address,
+        ConsentEvent.channel == str(channel),
+        ConsentEvent.action.in_(_OPT_ACTIONS),
+    )
+
+
+def _cease_rows(account_id: int) -> ColumnElement[bool]:
+    """A request to stop all communication about the account: any one stands."""
+    return and_(
+        ConsentEvent.account_id == account_id, ConsentEvent.action == ConsentAction.CEASE.value
+    )
+
+
+def _wrong_number_rows(address: str, account_id: int) -> ColumnElement[bool]:
+    """This address reported as not the debtor's, for this account: any one stands."""
+    return and_(
+        ConsentEvent.address == address,
+        ConsentEvent.account_id == account_id,
+        ConsentEvent.action == ConsentAction.WRONG_NUMBER.value,
+    )
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    opted_out: bool = False
+    ceased: bool = False
+    wrong_number: bool = False
+
+
+def consent_state(
+    session: Session, address: str, channel: Channel | str, account_id: int | None
+) -> ConsentState:
+    """Opted out on this channel, ceased (the account), wrong number (this address for the
+    account): one query. Without an account, only the opt-out can apply."""
+    rules = [_opt_rows(address, channel)]
+    if account_id is not None:
+        rules += [_cease_rows(account_id), _wrong_number_rows(address, account_id)]
+    actions = session.scalars(
+        select(ConsentEvent.action).where(or_(*rules)).order_by(ConsentEvent.id.desc())
+    ).all()
+    latest_opt = next((action for action in actions if action in _OPT_ACTIONS), None)
+    return ConsentState(
+        opted_out=latest_opt == ConsentAction.OPT_OUT.value,
+        ceased=ConsentAction.CEASE.value in actions,
+        wrong_number=ConsentAction.WRONG_NUMBER.value in actions,
     )
 
 
 def is_opted_out(session: Session, address: str, channel: Channel | str) -> bool:
     """The address's latest opt-out/opt-in on this channel is an opt-out."""
-    last = _latest(
-        session,
-        address,
-        (str(channel),),
-        (ConsentAction.OPT_OUT.value, ConsentAction.OPT_IN.value),
-    )
-    return last is not None and last.action == ConsentAction.OPT_OUT.value
+    return consent_state(session, address, channel, None).opted_out
 
 
 def is_wrong_number(session: Session, address: str, account_id: int) -> bool:
-    return (
-        session.scalar(
-            select(ConsentEvent.id).where(
-                ConsentEvent.address == address,
-                ConsentEvent.account_id == account_id,
-                ConsentEvent.action == ConsentAction.WRONG_NUMBER.value,
-            )
-        )
-        is not None
-    )
+    found = session.scalar(select(ConsentEvent.id).where(_wrong_number_rows(address, account_id)))
+    return found is not None
 
 
 def has_ceased(session: Session, account_id: int) -> bool:
-    return (
-        session.scalar(
-            select(ConsentEvent.id).where(
-                ConsentEvent.account_id == account_id,
-                ConsentEvent.action == ConsentAction.CEASE.value,
-            )
-        )
-        is not None
-    )
+    return session.scalar(select(ConsentEvent.id).where(_cease_rows(account_id))) is not None
 
 
 def set_preference(
@@ -214,18 +236,26 @@ def contact_decision(
 ) -> Decision:
     """May we send this message to this address now, and if not, why and until when."""
     policy = policy or ContactPolicy()
+    consent = consent_state(session, address, channel, account.id if account else None)
+    initiated = kind is not Kind.REPLY
     if account is not None:
         ctx = ContactContext(
             channel=channel,
             kind=kind,
             purpose=purpose,
             zones=consumer_zones(account.state, account.phone),
-            opted_out=is_opted_out(session, address, channel),
-            ceased=has_ceased(session, account.id),
-            wrong_number=is_wrong_number(session, address, account.id),
+            opted_out=consent.opted_out,
+            ceased=consent.ceased,
+            wrong_number=consent.wrong_number,
             holds=account_hold_reasons(session, account.id),
-            preference=preference_of(session, account.id),
-            initiated_sent_at=initiated_sent_at(session, account.id, now=now, days=policy.cap_days),
+            # rule 12: a reply is decided without the clock, the cap or the preference, so
+            # their rows are read for initiated messages only
+            preference=preference_of(session, account.id) if initiated else None,
+            initiated_sent_at=(
+                initiated_sent_at(session, account.id, now=now, days=policy.cap_days)
+                if initiated
+                else ()
+            ),
             state=account.state,
         )
     else:  # an unknown person: only the address's own consent is known
@@ -234,7 +264,7 @@ def contact_decision(
             kind=kind,
             purpose=purpose,
             zones=consumer_zones(None, address if channel is Channel.SMS else None),
-            opted_out=is_opted_out(session, address, channel),
+            opted_out=consent.opted_out,
             ceased=False,
             wrong_number=False,
             holds=frozenset(),

@@ -47,6 +47,8 @@ from bot.services.cases import (
 )
 from bot.services.consent import (
     ConsentAction,
+    ConsentState,
+    consent_state,
     contact_decision,
     has_ceased,
     is_opted_out,
@@ -779,6 +781,49 @@ def test_wrong_number_is_marked_for_that_account_only(
     )
     assert (refused.allowed, refused.reason) == (False, Reason.WRONG_NUMBER)
     assert allowed.allowed
+
+
+def test_one_consent_query_reads_each_rule_as_the_single_lookups_do(
+    session: Session, account: Account, now: datetime
+) -> None:
+    """The gateway's one query per turn: opt-outs by address and channel (latest wins), a
+    cease by account (any address), a wrong number by address and account."""
+    other = make_account(session, account_ref="ACC-100512", phone="+12065550199")
+    phone, elsewhere = account.phone, "+12065550111"
+    assert phone is not None and other.phone is not None
+
+    def both(address: str, channel: Channel, account_id: int | None) -> ConsentState:
+        state = consent_state(session, address, channel, account_id)
+        assert state.opted_out == is_opted_out(session, address, channel)
+        if account_id is not None:
+            assert state.ceased == has_ceased(session, account_id)
+            assert state.wrong_number == is_wrong_number(session, address, account_id)
+        return state
+
+    assert both(phone, Channel.SMS, account.id) == ConsentState()
+    for action in (ConsentAction.OPT_OUT, ConsentAction.OPT_IN, ConsentAction.OPT_OUT):
+        record_consent(session, phone, Channel.SMS, action, source="keyword", now=now)
+    record_consent(session, phone, Channel.EMAIL, ConsentAction.OPT_IN, source="web", now=now)
+    assert both(phone, Channel.SMS, account.id) == ConsentState(opted_out=True)
+    assert both(phone, Channel.EMAIL, account.id) == ConsentState()
+    assert both(phone, Channel.SMS, None) == ConsentState(opted_out=True)
+
+    # a cease asked from another address still covers the account, on every channel
+    record_consent(
+        session, elsewhere, Channel.SMS, ConsentAction.CEASE,
+        source="language", account_id=account.id, now=now,
+    )  # fmt: skip
+    assert both(phone, Channel.EMAIL, account.id) == ConsentState(ceased=True)
+    assert both(other.phone, Channel.SMS, other.id) == ConsentState()
+
+    # a wrong number is this address for this account only
+    record_consent(
+        session, other.phone, Channel.SMS, ConsentAction.WRONG_NUMBER,
+        source="language", account_id=other.id, now=now,
+    )  # fmt: skip
+    assert both(other.phone, Channel.SMS, other.id) == ConsentState(wrong_number=True)
+    assert both(other.phone, Channel.SMS, account.id) == ConsentState(ceased=True)
+    assert both(phone, Channel.SMS, other.id) == ConsentState(opted_out=True)
 
 
 def test_cease_stops_everything_but_its_confirmation(

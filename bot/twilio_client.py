@@ -9,7 +9,10 @@ the only caller.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 
 import requests
@@ -38,7 +41,27 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Worth retrying later: 5xx, 429, connection errors, timeouts."""
+    """Worth retrying later: 5xx, 429, connection errors, timeouts. `retry_after`: the seconds
+    the provider asked us to wait (its Retry-After header), when it said."""
+
+    retry_after: float | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from `now`: delta-seconds ("30") or an HTTP date; None when
+    absent or unreadable, 0 for a moment already past."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 class PermanentSendError(SendError):
@@ -56,6 +79,11 @@ class RebasingHttpClient(TwilioHttpClient):
     def __init__(self, base_url: str = TWILIO_API, timeout: float = TIMEOUT_SECONDS):
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
+        self._last = threading.local()  # per sending thread: the library keeps no headers
+
+    def retry_after(self) -> float | None:
+        """The Retry-After of this thread's last answer, if it was a 429 or a 503."""
+        return getattr(self._last, "retry_after", None)
 
     def request(  # type: ignore[override]
         self,
@@ -70,7 +98,8 @@ class RebasingHttpClient(TwilioHttpClient):
     ) -> Response:
         if url.startswith(TWILIO_API) and self.base_url != TWILIO_API:
             url = self.base_url + url[len(TWILIO_API) :]
-        return super().request(
+        self._last.retry_after = None
+        response = super().request(
             method,
             url,
             params=params,
@@ -80,6 +109,9 @@ class RebasingHttpClient(TwilioHttpClient):
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
+        if response.status_code in (429, 503) and response.headers is not None:
+            self._last.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return response
 
 
 def classify(exc: BaseException) -> SendError:
@@ -134,7 +166,10 @@ class TwilioSender:
         try:
             message = self.client.messages.create(**kwargs)
         except Exception as exc:
-            raise classify(exc) from exc
+            error = classify(exc)
+            if isinstance(error, TransientSendError) and error.retry_after is None:
+                error.retry_after = self.http_client.retry_after()
+            raise error from exc
         if not message.sid:
             raise TransientSendError("twilio answered without a message sid")
         return str(message.sid)

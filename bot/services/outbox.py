@@ -42,6 +42,8 @@ MAX_BODY = 1600  # rule 22
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_CAP = timedelta(minutes=15)
+# Twilio's Retry-After is obeyed up to this: a bogus header must not park a message for days
+RETRY_AFTER_CAP = timedelta(hours=1)
 OPT_OUT_LINE = "Reply STOP to opt out."  # rule 5 (domain.yml utter_opt_out_line)
 
 Sender = Literal["agent", "bot", "system"]
@@ -254,6 +256,9 @@ def _deliver_one(
             log.error("message %s failed after %s attempts: %s", message_id, claimed.attempts, exc)
         else:
             retry_at = now + backoff(claimed.attempts, rng)
+            if exc.retry_after is not None:  # Twilio said how long to wait: at least that
+                asked = timedelta(seconds=min(exc.retry_after, RETRY_AFTER_CAP.total_seconds()))
+                retry_at = max(retry_at, now + asked)
             _finish(
                 sessions,
                 message_id,

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -131,9 +132,10 @@ def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 class Stub:
     """A loopback HTTP server in front of Prism: answers the scripted statuses first (500,
-    429, "hang"), then proxies to Prism. Records what reached it and what reached Prism."""
+    429, "hang", or (status, its Retry-After header)), then proxies to Prism. Records what
+    reached it and what reached Prism."""
 
-    def __init__(self, upstream: str, script: list[int | str]):
+    def __init__(self, upstream: str, script: list[int | str | tuple[int, str]]):
         self.upstream = upstream
         self.script = list(script)
         self.received: list[str] = []
@@ -150,6 +152,9 @@ class Stub:
                 if step == "hang":
                     time.sleep(1.5)
                     step = 500
+                retry_after = None
+                if isinstance(step, tuple):
+                    step, retry_after = step
                 if step == "proxy":
                     answer = requests.post(
                         stub.upstream + self.path,
@@ -167,13 +172,15 @@ class Stub:
                     return
                 assert isinstance(step, int)
                 payload = {"code": 20000 + step, "message": "stubbed failure", "status": step}
-                self._answer(step, json.dumps(payload).encode())
+                self._answer(step, json.dumps(payload).encode(), retry_after)
 
-            def _answer(self, status: int, content: bytes) -> None:
+            def _answer(self, status: int, content: bytes, retry_after: str | None = None) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(content)))
+                    if retry_after is not None:
+                        self.send_header("Retry-After", retry_after)
                     self.end_headers()
                     self.wfile.write(content)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
@@ -290,6 +297,41 @@ def test_500_then_429_then_success_delivers_exactly_once(
     row = _row(sessions, queued)
     assert (row.status, row.attempts, row.error) == ("sent", 3, None)
     assert row.provider_sid is not None and row.provider_sid.startswith("SM")
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_a_429_retry_after_is_waited_for_before_trying_again(
+    prism_url: str, sessions: sessionmaker[Session], queued: int, form: str
+) -> None:
+    """Twilio's 429 says how long to wait: the message is not tried again before that, even
+    though our own backoff after one failure is 5 s at most; then it goes out once."""
+    retry_after = (
+        "120"
+        if form == "seconds"
+        else format_datetime(datetime.now(UTC) + timedelta(seconds=125), usegmt=True)
+    )
+    with Stub(prism_url, [(429, retry_after)]) as stub:
+        sender = _sender(stub.url)
+        assert deliver_due(sessions, sender, now=NOW).retried == 1
+        row = _row(sessions, queued)
+        assert row.status == "queued" and row.next_attempt_at is not None
+        waited = (row.next_attempt_at - NOW).total_seconds()
+        assert 115 <= waited <= 130, waited
+        early = deliver_due(sessions, sender, now=NOW + timedelta(seconds=60))
+        assert early.total == 0 and len(stub.received) == 1  # nothing tried early
+        assert deliver_due(sessions, sender, now=row.next_attempt_at).sent == 1
+        assert [status for _, status in stub.proxied] == [201]
+    assert _row(sessions, queued).status == "sent"
+
+
+def test_a_500_without_retry_after_keeps_our_backoff(
+    prism_url: str, sessions: sessionmaker[Session], queued: int
+) -> None:
+    with Stub(prism_url, [500]) as stub:
+        deliver_due(sessions, _sender(stub.url), now=NOW)
+    row = _row(sessions, queued)
+    assert row.next_attempt_at is not None
+    assert 0 < (row.next_attempt_at - NOW).total_seconds() <= 5
 
 
 def test_stubbed_errors_map_to_transient(prism_url: str, queued: int) -> None:

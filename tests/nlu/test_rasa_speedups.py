@@ -43,7 +43,7 @@ def _outcome(method, result):  # type: ignore[no-untyped-def]
 def test_loading_the_components_replaces_rasas_method():
     assert RemoteAction._validate_action_result is rasa_speedups._validate_action_result
     assert rasa_speedups.rasa_original is not None
-    assert rasa_speedups.apply() is True  # a second load changes nothing
+    assert rasa_speedups.cache_action_response_validator() is True  # a second load: no change
     assert rasa_speedups.rasa_original is not rasa_speedups._validate_action_result
 
 
@@ -70,3 +70,12 @@ def test_the_schema_is_not_checked_again_on_each_response(monkeypatch):
     action = RemoteAction("action_test", None)
     for _ in range(3):
         assert action._validate_action_result(RESPONSES["nothing to do"]) is True
+
+
+def test_numpy_multiplies_matrices_in_one_thread():
+    """No idle OpenBLAS threads spinning beside the server (see the module's docstring)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "numpy has no BLAS thread pool to limit"
+    assert {pool["num_threads"] for pool in blas} == {1}

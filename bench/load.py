@@ -396,16 +396,23 @@ class Summary:
     balance_shown: int  # of those that asked for it
 
     @classmethod
-    def of(cls, phase: Phase) -> Summary:
-        turns = phase.turns
+    def of(cls, *phases: Phase) -> Summary:
+        """One path's figures over its phases (the rounds of one N, interleaved with the
+        other path's): latencies together, turns/s over the time each phase ran."""
+        turns = [t for phase in phases for t in phase.turns]
+        conversations = [c for phase in phases for c in phase.conversations]
         ok = [t.latency for t in turns if t.ok]
-        first = min((t.started for t in turns), default=phase.started)
-        last = max((t.started + t.latency for t in turns), default=phase.ended)
-        convs = [c for c in phase.conversations if c.reached_verification]
-        asked = [c for c in phase.conversations if len(c.turns) >= 4]
+        busy = 0.0
+        for phase in phases:
+            done = phase.turns
+            first = min((t.started for t in done), default=phase.started)
+            last = max((t.started + t.latency for t in done), default=phase.ended)
+            busy += last - first
+        convs = [c for c in conversations if c.reached_verification]
+        asked = [c for c in conversations if len(c.turns) >= 4]
         return cls(
-            path=phase.path,
-            concurrency=phase.concurrency,
+            path=phases[0].path,
+            concurrency=phases[0].concurrency,
             turns=len(turns),
             errors=sum(not t.ok for t in turns),
             empty=sum(t.ok and not t.bodies for t in turns),
@@ -413,7 +420,7 @@ class Summary:
             p95=percentile(ok, 95),
             p99=percentile(ok, 99),
             max=max(ok, default=float("nan")),
-            throughput=len(ok) / max(last - first, 1e-9),
+            throughput=len(ok) / max(busy, 1e-9),
             conversations=len(convs),
             verified=sum(c.verified for c in convs),
             balance_shown=sum(c.balance_shown for c in asked),

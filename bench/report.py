@@ -72,6 +72,26 @@ def ratio_table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def cpu_table(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| N | path | webhook app (gunicorn) ms | Rasa ms | action server ms | all ms |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        for path in ("rasa", "gateway"):
+            cpu = run[path].get("cpu_ms_per_turn")
+            if not cpu:
+                continue
+            label = "Rasa REST" if path == "rasa" else "gateway SMS"
+            parts = [cpu.get(name, 0.0) for name in ("gateway", "rasa", "actions")]
+            lines.append(
+                f"| {_n(run)} | {label} | "
+                + " | ".join(f"{v:.1f}" for v in parts)
+                + f" | {sum(parts):.1f} |"
+            )
+    return lines
+
+
 def ledger_table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| N | SMS sent | Twilio retries (same answer) | inbound rows | missing | duplicated "
@@ -111,8 +131,10 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"texting hello, date of birth, ZIP, balance, why, payment plan, with "
         f"{s['think'][0]}-{s['think'][1]} s between messages; each slot starts a new "
         f"conversation when one ends, for {s['seconds']:.0f} s per path. For each N, Rasa's "
-        f"REST channel first (sender `bench-...`, the gateway's metadata), then the same "
-        f"scripts as signed SMS through `POST /twilio/sms`, at the same arrival rate. "
+        f"REST channel (sender `bench-...`, the gateway's metadata) and the same scripts as "
+        f"signed SMS through `POST /twilio/sms`, at the same arrival rate, in "
+        f"{s.get('rounds', 1)} rounds per path that alternate (Rasa, gateway, gateway, Rasa, "
+        f"...) so that a change in the machine's other load falls on both. "
         f"{s['retry_rate'] * 100:.0f}% of the SMS are sent a second time with the same "
         f'MessageSid (a Twilio retry), not counted in the latencies. The "no pause" run '
         f"sends each next message as soon as the reply arrives: the most turns/s the stack "
@@ -127,6 +149,14 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"Targets: the gateway's p95 at most {TARGET_RATIO} x Rasa's; under 300 ms at N=20.",
         "",
         *ratio_table(r["runs"]),
+        "",
+        "## CPU a turn, by process",
+        "",
+        "CPU time (user + system, from /proc) each process used during the path's rounds, "
+        "divided by the turns answered. On the Rasa path the gateway is idle: its column "
+        "there is its idle cost (health checks, timers).",
+        "",
+        *cpu_table(r["runs"]),
         "",
         "## Exactly-once (app database after each gateway run)",
         "",

@@ -29,7 +29,7 @@ from typing import Any
 
 from bench import ledger as ledger_mod
 from bench import load, profile, report
-from bench.stack import MODEL, RASA, ROOT, Proc, Stack, child_pids, rss_bytes
+from bench.stack import MODEL, RASA, ROOT, Proc, Stack, child_pids, cpu_seconds, rss_bytes
 
 AUTH_TOKEN = "bench-twilio-auth-token"  # a known token: the harness signs like Twilio
 
@@ -117,7 +117,11 @@ def wait_quiet(limit: float, max_wait: float) -> float:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--concurrency", default="1,5,20,50", help="conversations at once, per run")
-    p.add_argument("--seconds", type=float, default=40, help="length of each run (per path)")
+    p.add_argument("--seconds", type=float, default=60, help="length of each run (per path)")
+    p.add_argument(
+        "--rounds", type=int, default=2,
+        help="split each path's run into this many rounds, alternating with the other path's",
+    )  # fmt: skip
     p.add_argument("--think", default="1.5,4.5", help="seconds between a person's messages")
     p.add_argument("--retry-rate", type=float, default=0.05, help="share of SMS Twilio resends")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
@@ -180,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "concurrency": levels,
             "seconds": args.seconds,
+            "rounds": args.rounds,
             "think": [think_lo, think_hi],
             "retry_rate": args.retry_rate,
             "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
@@ -192,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     # Enough accounts for every conversation any slot may start (each person texts once).
-    per_slot = math.ceil(args.seconds / (5 * think_lo)) + 2
+    per_slot = math.ceil(args.seconds / (5 * think_lo)) + 2 * args.rounds
     needed = sum(levels) * per_slot * 2 + args.profile_n * per_slot + 50
     # with no pause a conversation takes about 6 turns x 0.5-1.5 s
-    needed += args.capacity_n * (math.ceil(args.seconds / 3) + 2) * 2
+    needed += args.capacity_n * (math.ceil(args.seconds / 3) + 2 * args.rounds) * 2
     with Stack.create(work, DATABASE_URL=database_url) as stack:
         say(f"app database {database_url}: migrations, demo accounts, {needed} bench accounts")
         stack.flask("db", "upgrade")
@@ -271,24 +276,50 @@ def main(argv: list[str] | None = None) -> int:
                     "think": think,
                     "load_average": os.getloadavg()[0],
                 }
+                # Rounds alternate the paths (rasa, gateway, then gateway, rasa, ...): a drift in
+                # what else the machine does falls on both alike.
+                phases: dict[str, list[load.Phase]] = {"rasa": [], "gateway": []}
+                cpu: dict[str, dict[str, float]] = {"rasa": {}, "gateway": {}}
+                for round_no in range(args.rounds):
+                    order = (
+                        (rasa_client, gw_client) if round_no % 2 == 0 else (gw_client, rasa_client)
+                    )
+                    for client in order:
+                        say(f"N={label}: {n} conversations at once to {client.path} for "
+                            f"{args.seconds / args.rounds:.0f} s "
+                            f"(round {round_no + 1} of {args.rounds})")  # fmt: skip
+                        before = {p.name: cpu_seconds(p.pid) for p in (actions, rasa, gateway)}
+                        phase = asyncio.run(
+                            load.run_phase(
+                                client, pool, concurrency=n, seconds=args.seconds / args.rounds,
+                                think=think, seed=n * 100 + round_no, on_progress=progress,
+                                retry_rate=args.retry_rate if client is gw_client else 0.0,
+                            )
+                        )  # fmt: skip
+                        used = cpu[client.path]
+                        for p in (actions, rasa, gateway):
+                            used[p.name] = (
+                                used.get(p.name, 0.0) + cpu_seconds(p.pid) - before[p.name]
+                            )
+                        phases[client.path].append(phase)
                 for client in (rasa_client, gw_client):
-                    say(f"N={label}: {n} conversations at once to {client.path} "
-                        f"for {args.seconds:.0f} s")  # fmt: skip
-                    phase = asyncio.run(
-                        load.run_phase(
-                            client, pool, concurrency=n, seconds=args.seconds, think=think,
-                            retry_rate=args.retry_rate if client is gw_client else 0.0,
-                            seed=n, on_progress=progress,
-                        )
-                    )  # fmt: skip
-                    summary = load.Summary.of(phase)
+                    summary = load.Summary.of(*phases[client.path])
                     run[client.path] = asdict(summary)
+                    answered = max(summary.turns - summary.errors, 1)
+                    run[client.path]["cpu_ms_per_turn"] = {
+                        name: 1000 * seconds / answered
+                        for name, seconds in cpu[client.path].items()
+                    }
                     say(f"  {client.path}: {summary.turns} turns, {summary.errors} errors, "
                         f"p50 {summary.p50 * 1000:.0f} ms, p95 {summary.p95 * 1000:.0f} ms, "
                         f"p99 {summary.p99 * 1000:.0f} ms, {summary.throughput:.1f} turns/s; "
-                        f"{summary.verified}/{summary.conversations} verified")  # fmt: skip
+                        f"{summary.verified}/{summary.conversations} verified; CPU a turn: "
+                        + ", ".join(f"{k} {v:.0f} ms"
+                                    for k, v in run[client.path]["cpu_ms_per_turn"].items())
+                    )  # fmt: skip
                     if client is gw_client:
-                        ledger = ledger_mod.check(database_url, phase.turns)
+                        turns = [t for phase in phases["gateway"] for t in phase.turns]
+                        ledger = ledger_mod.check(database_url, turns)
                         run["ledger"] = asdict(ledger) | {"clean": ledger.clean}
                         run["ledger"]["problems"] = ledger.problems[:10]
                         say(f"  exactly-once: {ledger.sent} sent (+{ledger.retries} retries), "

@@ -288,6 +288,22 @@ def rss_bytes(pid: int) -> tuple[int, list[int]]:
         return 0, []
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its living descendants (gunicorn's workers)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    except psutil.Error:
+        pass
+    return total
+
+
 def child_pids(pid: int) -> list[int]:
     import psutil
 

@@ -139,6 +139,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             "RASA_URL": rasa_urls,
             "ACTION_SERVER_URL": action_url,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "RATE_LIMIT_STORAGE_URL": REDIS_URL,  # the workers share their counts, as deployed
         }
         gateway = stack.start_gateway(workers=2, threads=8, env=env)
         stack.spawn(  # the outbox worker, its own process: late replies go out through it

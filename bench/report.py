@@ -126,7 +126,8 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"{r['load_average'].get('after', '-')} at its end (other jobs share these 2 cores)",
         f"- **Set-up**: one Rasa server (1 worker), one action server, the webhook app under "
         f"gunicorn {s['gunicorn']}; app database {s['database']}, tracker store "
-        f"{s['tracker_store']}, all on loopback",
+        f"{s['tracker_store']}, rate-limit counts {s.get('rate_limits', 'memory')}, all on "
+        f"loopback",
         f"- **Load**: N concurrent conversations, each a new person (own phone, own account) "
         f"texting hello, date of birth, ZIP, balance, why, payment plan, with "
         f"{s['think'][0]}-{s['think'][1]} s between messages; each slot starts a new "

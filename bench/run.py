@@ -129,6 +129,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--database-url", help="app database (default: a fresh SQLite file)")
     p.add_argument("--tracker-store-url", help="Rasa tracker store (default: fresh SQLite)")
     p.add_argument(
+        "--rate-limit-storage-url", default="auto",
+        help="the gateway's RATE_LIMIT_STORAGE_URL: 'auto' (the local Redis, as deploy/ sets "
+        "it, when it answers; else in memory), 'memory', or a redis:// URL",
+    )  # fmt: skip
+    p.add_argument(
         "--train", action=argparse.BooleanOptionalAction, default=False,
         help="also time `rasa train` from scratch (1-3 min)",
     )  # fmt: skip
@@ -155,6 +160,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+LOCAL_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def rate_limit_storage(choice: str) -> str | None:
+    """Where the gateway keeps its rate-limit counts: None for its in-memory default."""
+    if choice == "memory":
+        return None
+    if choice != "auto":
+        return choice
+    import redis
+
+    try:
+        client = redis.Redis.from_url(LOCAL_REDIS, socket_timeout=2)
+        client.ping()
+        client.flushdb()  # counts of an earlier run (the same bench phones) start at zero
+    except redis.RedisError:
+        return None
+    return LOCAL_REDIS
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not MODEL.exists():
@@ -176,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     work = ROOT / "var" / "bench" / stamp
     database_url = args.database_url or f"sqlite:///{work / 'app.db'}"
     tracker_url = args.tracker_store_url or f"sqlite:///{work / 'tracker.db'}"
+    limits_url = rate_limit_storage(args.rate_limit_storage_url)
     results: dict[str, Any] = {
         "label": args.label,
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -191,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "database": database_url.split("://")[0],
             "pipeline": str(args.pipeline) if args.pipeline else "bot/gateway/pipeline.py",
             "tracker_store": tracker_url.split("://")[0],
+            "rate_limits": limits_url or "memory (each worker its own)",
         },
         "load_average": {"before": round(load_before, 2)},
         "runs": [],
@@ -221,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             "ACTION_SERVER_URL": action_url,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         }
+        if limits_url:
+            gateway_env["RATE_LIMIT_STORAGE_URL"] = limits_url
         app = "webhook_app:app"
         if args.pipeline:
             gateway_env["BENCH_PIPELINE"] = str(args.pipeline.resolve())

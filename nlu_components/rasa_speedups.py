@@ -26,8 +26,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-_APPLIED_MARK = "_collections_cached_validator"
-# Rasa's own method, kept by apply(): the tests check that ours answers as it does
+# Rasa's own method, kept when ours replaces it: the tests check that ours answers as it does
 rasa_original: Any = None
 
 
@@ -60,9 +59,6 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     raise error
 
 
-setattr(_validate_action_result, _APPLIED_MARK, True)
-
-
 def apply() -> None:
     limit_blas_threads()
     cache_action_response_validator()
@@ -87,7 +83,7 @@ def cache_action_response_validator() -> bool:
     current = getattr(RemoteAction, "_validate_action_result", None)
     if current is None or not hasattr(RemoteAction, "action_response_format_spec"):
         return False
-    if getattr(current, _APPLIED_MARK, False):
+    if current is _validate_action_result:
         return True
     global rasa_original
     rasa_original = current

@@ -257,6 +257,7 @@ def _deliver_one(
         else:
             retry_at = now + backoff(claimed.attempts, rng)
             if exc.retry_after is not None:  # Twilio said how long to wait: at least that
+                # capped in seconds first: a huge header would overflow a timedelta
                 asked = timedelta(seconds=min(exc.retry_after, RETRY_AFTER_CAP.total_seconds()))
                 retry_at = max(retry_at, now + asked)
             _finish(

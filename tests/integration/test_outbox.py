@@ -23,6 +23,7 @@ from bot.services import outbox
 from bot.services.consent import ConsentAction, record_consent
 from bot.services.outbox import (
     MAX_ATTEMPTS,
+    RETRY_AFTER_CAP,
     backoff,
     deliver_due,
     queue_message,
@@ -207,6 +208,22 @@ def test_transient_failure_is_retried_with_backoff(
     row = _row(sessions, message_id)
     assert (row.status, row.attempts, row.error) == ("sent", 2, None)
     assert len(fail_once.calls) == 2
+
+
+def test_a_huge_retry_after_is_capped_at_an_hour(
+    session: Session, sessions: sessionmaker[Session], conversation: Conversation
+) -> None:
+    """A bogus Retry-After parks the message for an hour at most, and breaks nothing."""
+    message_id = _queue(session, conversation)
+
+    def refuse(n: int) -> TransientSendError | None:
+        error = TransientSendError("twilio 429", status=429)
+        error.retry_after = 1e15  # more seconds than a timedelta can hold
+        return error if n == 1 else None
+
+    report = deliver_due(sessions, RecordingSender(script=refuse), now=NOW)
+    assert report.retried == 1
+    assert _row(sessions, message_id).next_attempt_at == NOW + RETRY_AFTER_CAP
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

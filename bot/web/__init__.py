@@ -7,9 +7,19 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from bot.config import Settings, load_settings, local_secret
 from bot.logs import install_log_redaction
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in every route: a row id, so at most the largest 64-bit integer. A larger
+    number matches no route (404) instead of overflowing the database driver (500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _dev_twilio_token(settings: Settings) -> str | None:
@@ -26,6 +36,7 @@ def _dev_twilio_token(settings: Settings) -> str | None:
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(**(overrides or {}))
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

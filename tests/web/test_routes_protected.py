@@ -12,6 +12,8 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
+from tests.web.conftest import PASSWORD
+
 PROTECTED_PREFIXES = ("/agent", "/compliance", "/api/v1")
 STAFF_ROLES = ("agent", "compliance", "admin")
 #: The endpoints anyone may reach, and what guards each instead of a staff sign-in.
@@ -162,3 +164,24 @@ def test_sample_url_fills_every_variable() -> None:
     rule = Rule("/api/v1/handoffs/<int:handoff_id>/claim")
     Flask(__name__).url_map.add(rule)
     assert sample_url(rule) == "/api/v1/handoffs/1/claim"
+
+
+def test_an_id_too_large_for_the_database_is_not_found_on_every_route(
+    full_app: Flask, tokens: dict[str, str]
+) -> None:
+    """A number past 64 bits in a URL matches no route (404), signed in with any role, rather
+    than overflowing the database driver (500)."""
+    huge = str(2**64)
+    rules = [r for r in full_app.url_map.iter_rules() if "<int" in r.rule]
+    assert len(rules) >= 10
+    browser = full_app.test_client()  # the tokens fixture made admin@example.com
+    signed = browser.post("/login", data={"email": "admin@example.com", "password": PASSWORD})
+    assert signed.status_code == 302
+    api = full_app.test_client()
+    for rule in rules:
+        path = re.sub(r"<[^>]+>", "x", re.sub(r"<int(?:\([^)]*\))?:\w+>", huge, rule.rule))
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            headers = {"Authorization": f"Bearer {tokens['admin']}"}
+            client = api if path.startswith("/api/") else browser
+            response = client.open(path, method=method, headers=headers)
+            assert response.status_code == 404, (method, path, response.status_code)

@@ -27,6 +27,8 @@ from bot.models import Account, Conversation, Handoff, Message
 from bot.services.cases import hold_for_escalation
 from bot.services.consent import (
     ConsentAction,
+    ConsentState,
+    conversation_consent,
     conversation_decision,
     is_opted_out,
     record_consent,
@@ -131,7 +133,12 @@ class Gateway:
         with self.sessions.begin() as session:
             conversation = session.get(Conversation, stored.conversation_id)
             assert conversation is not None
-            route, replies = self._route(session, conversation, stored.message_id, text, now)
+            # Read once: routing (an opted-out number is not answered) and, when the turn goes
+            # to Rasa, the contact rules; nothing between them writes consent.
+            consent = conversation_consent(session, conversation)
+            route, replies = self._route(
+                session, conversation, stored.message_id, text, now, opted_out=consent.opted_out
+            )
             # Keyword answers and safety replies (crisis resources, acknowledgements) are
             # what the rules still allow after an opt-out or an attorney hold; the thanks for
             # a survey answer is an ordinary reply.
@@ -143,7 +150,9 @@ class Gateway:
                 # The rules are asked before the turn (in this transaction: no second
                 # session): what the debtor says in it ("wrong number", "stop texting me",
                 # "my lawyer...") still gets its one acknowledgement.
-                before = self._reply_decision(session, conversation, Purpose.GENERAL, utcnow())
+                before = self._reply_decision(
+                    session, conversation, Purpose.GENERAL, utcnow(), consent=consent
+                )
             else:  # the replies and the end of the turn in one commit
                 self._mark_processed(session, stored.message_id)
                 stored.processed = True
@@ -313,9 +322,11 @@ class Gateway:
         message_id: int,
         text: str,
         now: datetime,
+        *,
+        opted_out: bool,
     ) -> tuple[str, list[str]]:
         """Keywords, opt-outs, the safety net and survey answers, decided here; otherwise
-        "rasa"."""
+        "rasa". `opted_out`: the conversation's address, as this transaction read it."""
         sms = conversation.channel == "sms"
         word = keyword(text)
         if sms and (word is Keyword.STOP or is_plain_language_opt_out(text)):
@@ -332,7 +343,7 @@ class Gateway:
         hit = safety.check(text)  # before the opt-out silence: distress is never ignored
         if hit is not None:
             return "safety", self._escalate(session, conversation, hit.reason, hit.matched, now)
-        if sms and is_opted_out(session, conversation.address, Channel.SMS):
+        if sms and opted_out:
             return "silent", []  # opted out: stored, nothing sent (rule 10)
         answer = parse_answer(text)  # "4 great service" after "How did we do?"
         survey = pending_survey(session, conversation.id, now) if answer else None
@@ -409,7 +420,7 @@ class Gateway:
             )
             stored.route = "late"
             return stored
-        except (RasaUnavailable, requests.RequestException) as exc:
+        except RasaUnavailable as exc:
             log.error("Rasa unavailable for %s: %s", conversation.id, exc)
             return self._holding(stored)
         if not replies and not self._action_server_answers():
@@ -497,11 +508,16 @@ class Gateway:
     # ------------------------------------------------------------------ outbound
     @staticmethod
     def _reply_decision(
-        session: Session, conversation: Conversation, purpose: Purpose, now: datetime
+        session: Session,
+        conversation: Conversation,
+        purpose: Purpose,
+        now: datetime,
+        *,
+        consent: ConsentState | None = None,
     ) -> Decision:
         """May we answer the message the debtor just sent (a reply, not initiated)?"""
         return conversation_decision(
-            session, conversation, kind=Kind.REPLY, purpose=purpose, now=now
+            session, conversation, kind=Kind.REPLY, purpose=purpose, now=now, consent=consent
         )
 
     def _record_replies(

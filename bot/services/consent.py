@@ -233,10 +233,13 @@ def contact_decision(
     now: datetime,
     account: Account | None = None,
     policy: ContactPolicy | None = None,
+    consent: ConsentState | None = None,
 ) -> Decision:
-    """May we send this message to this address now, and if not, why and until when."""
+    """May we send this message to this address now, and if not, why and until when.
+    `consent`: the address's consent state, when the caller read it in this transaction."""
     policy = policy or ContactPolicy()
-    consent = consent_state(session, address, channel, account.id if account else None)
+    if consent is None:
+        consent = consent_state(session, address, channel, account.id if account else None)
     initiated = kind is not Kind.REPLY
     if account is not None:
         ctx = ContactContext(
@@ -275,17 +278,36 @@ def contact_decision(
     return decide(ctx, now, policy)
 
 
+def conversation_channel(conversation: Conversation) -> Channel:
+    return Channel.SMS if conversation.channel == "sms" else Channel.WEB
+
+
+def conversation_consent(session: Session, conversation: Conversation) -> ConsentState:
+    """The consent state of the conversation's address on its channel, and of its account."""
+    return consent_state(
+        session, conversation.address, conversation_channel(conversation), conversation.account_id
+    )
+
+
 def conversation_decision(
-    session: Session, conversation: Conversation, *, kind: Kind, purpose: Purpose, now: datetime
+    session: Session,
+    conversation: Conversation,
+    *,
+    kind: Kind,
+    purpose: Purpose,
+    now: datetime,
+    consent: ConsentState | None = None,
 ) -> Decision:
-    """May we send this message to the conversation's debtor now (on its channel)?"""
+    """May we send this message to the conversation's debtor now (on its channel)?
+    `consent`: `conversation_consent`, when the caller read it in this transaction."""
     account = session.get(Account, conversation.account_id) if conversation.account_id else None
     return contact_decision(
         session,
         address=conversation.address,
-        channel=Channel.SMS if conversation.channel == "sms" else Channel.WEB,
+        channel=conversation_channel(conversation),
         kind=kind,
         purpose=purpose,
         now=now,
         account=account,
+        consent=consent,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import phonenumbers
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ def identity_of(account: Account) -> Identity:
     )
 
 
+@lru_cache(maxsize=4096)  # every SMS asks twice (its rate-limit key, its sender): parse once
 def normalize_phone(text: str, region: str = "US") -> str | None:
     """E.164 form of a phone number as typed, or None."""
     try:

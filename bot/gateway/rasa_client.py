@@ -10,16 +10,19 @@ the Redis lock store, so a conversation that does move loses nothing.)"""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+import urllib3
 
 from bot.config import split_urls
 
+JSON = {"Content-Type": "application/json"}
+
 
 class RasaUnavailable(Exception):
-    """Rasa (or the action server behind it) did not answer properly."""
+    """Rasa (or the action server behind it) did not answer properly, or not in time."""
 
 
 def pick_instance(urls: tuple[str, ...], conversation_id: str) -> str:
@@ -34,18 +37,18 @@ def pick_instance(urls: tuple[str, ...], conversation_id: str) -> str:
     return max(urls, key=weight)
 
 
-def _direct_session() -> requests.Session:
-    """Rasa is our own service, reached directly: no proxy or .netrc from the environment,
-    which requests would otherwise look up again on every call (a tenth of a turn's CPU)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
+def _connections() -> urllib3.PoolManager:
+    """Kept-alive connections to each instance, as many as a worker has threads. urllib3
+    itself, not requests: Rasa is our own service, reached directly, so nothing of requests'
+    sessions (cookies, proxies and .netrc from the environment) applies, and it costs a
+    turn 0.3 ms of CPU less. No retries: a turn that fails gets the holding reply."""
+    return urllib3.PoolManager(maxsize=16, retries=False)
 
 
 @dataclass
 class RasaClient:
     base_url: str  # one URL, or several separated by commas or spaces
-    http: requests.Session = field(default_factory=_direct_session)
+    http: urllib3.PoolManager = field(default_factory=_connections)
     base_urls: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,38 +60,45 @@ class RasaClient:
         """The base URL of the instance that holds this conversation."""
         return pick_instance(self.base_urls, sender)
 
+    def _call(
+        self, method: str, url: str, timeout: float, body: dict[str, Any] | None = None
+    ) -> Any:
+        """The JSON Rasa answered with; RasaUnavailable for anything else."""
+        try:
+            response = self.http.request(
+                method,
+                url,
+                body=None if body is None else json.dumps(body).encode(),
+                headers=None if body is None else JSON,
+                timeout=timeout,
+            )
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status != 200:
+            raise RasaUnavailable(f"HTTP {response.status}")
+        try:
+            return json.loads(response.data)
+        except ValueError as exc:
+            raise RasaUnavailable("unreadable reply") from exc
+
     def send(
         self, sender: str, text: str, *, metadata: dict[str, Any], timeout: float
     ) -> list[str]:
         """The assistant's replies to one message, in order."""
+        messages = self._call(
+            "POST",
+            f"{self.url_for(sender)}/webhooks/rest/webhook",
+            timeout,
+            {"sender": sender, "message": text, "metadata": metadata},
+        )
         try:
-            response = self.http.post(
-                f"{self.url_for(sender)}/webhooks/rest/webhook",
-                json={"sender": sender, "message": text, "metadata": metadata},
-                timeout=timeout,
-            )
-        except requests.Timeout:
-            raise
-        except requests.RequestException as exc:
-            raise RasaUnavailable(str(exc)) from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"HTTP {response.status_code}")
-        try:
-            return [str(m["text"]) for m in response.json() if m.get("text")]
-        except (ValueError, TypeError, KeyError) as exc:
+            return [str(m["text"]) for m in messages if m.get("text")]
+        except (TypeError, KeyError, AttributeError) as exc:
             raise RasaUnavailable("unreadable reply") from exc
 
     def _event(self, sender: str, event: str, timeout: float) -> None:
-        try:
-            response = self.http.post(
-                f"{self.url_for(sender)}/conversations/{sender}/tracker/events",
-                json={"event": event},
-                timeout=timeout,
-            )
-        except requests.RequestException as exc:
-            raise RasaUnavailable(str(exc)) from exc
-        if response.status_code >= 400:
-            raise RasaUnavailable(f"HTTP {response.status_code}")
+        url = f"{self.url_for(sender)}/conversations/{sender}/tracker/events"
+        self._call("POST", url, timeout, {"event": event})
 
     def pause(self, sender: str, *, timeout: float = 5) -> None:
         self._event(sender, "pause", timeout)
@@ -98,12 +108,7 @@ class RasaClient:
 
     def tracker(self, sender: str, *, timeout: float = 3) -> dict[str, Any]:
         """What the bot knows of a conversation: slots, latest intents, active form."""
-        try:
-            response = self.http.get(
-                f"{self.url_for(sender)}/conversations/{sender}/tracker", timeout=timeout
-            )
-        except requests.RequestException as exc:
-            raise RasaUnavailable(str(exc)) from exc
-        if response.status_code != 200:
-            raise RasaUnavailable(f"HTTP {response.status_code}")
-        return dict(response.json())
+        found = self._call("GET", f"{self.url_for(sender)}/conversations/{sender}/tracker", timeout)
+        if not isinstance(found, dict):
+            raise RasaUnavailable("unreadable tracker")
+        return found

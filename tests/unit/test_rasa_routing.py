@@ -3,16 +3,21 @@ every gateway worker, and adding an instance moves only the conversations it tak
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.config import load_settings, split_urls
-from bot.gateway.rasa_client import RasaClient, pick_instance
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable, pick_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B, C = (
@@ -89,46 +94,123 @@ def test_adding_an_instance_moves_only_the_conversations_it_takes() -> None:
     assert 0.25 < len(moved) / len(IDS) < 0.42  # about a third
 
 
-class RecordingHttp:
-    """Stands in for requests.Session: records the URLs called."""
+class Instance(ThreadingHTTPServer):
+    """A Rasa instance on a loopback port: records each request, answers with `reply`."""
+
+    daemon_threads = True
 
     def __init__(self) -> None:
-        self.urls: list[str] = []
+        super().__init__(("127.0.0.1", 0), RecordingHandler)
+        self.requests: list[tuple[str, str, Any]] = []
+        self.reply: tuple[int, bytes] = (200, b'[{"recipient_id": "x", "text": "hello"}]')
+        self.delay = 0.0
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
-    def post(self, url: str, **_: Any) -> Any:
-        self.urls.append(url)
-        return Reply([{"recipient_id": "x", "text": "hello"}])
-
-    def get(self, url: str, **_: Any) -> Any:
-        self.urls.append(url)
-        return Reply({"sender_id": "x"})
-
-
-class Reply:
-    status_code = 200
-
-    def __init__(self, body: Any) -> None:
-        self.body = body
-
-    def json(self) -> Any:
-        return self.body
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that timed out and hung up: expected here
 
 
-def test_messages_pauses_and_tracker_reads_of_a_conversation_go_to_its_instance() -> None:
-    http = RecordingHttp()
-    client = RasaClient(f"{A},{B}", http=http)  # type: ignore[arg-type]
-    on_a = next(cid for cid in IDS if pick_instance((A, B), cid) == A)
-    on_b = next(cid for cid in IDS if pick_instance((A, B), cid) == B)
-    assert client.send(on_a, "hi", metadata={}, timeout=1) == ["hello"]
+class RecordingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Instance
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def _answer(self, body: Any) -> None:
+        self.server.requests.append((self.command, self.path, body))
+        time.sleep(self.server.delay)
+        status, payload = self.server.reply
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        self._answer(None)
+
+    def do_POST(self) -> None:
+        self._answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+
+
+@pytest.fixture
+def instances() -> Iterator[tuple[Instance, Instance]]:
+    pair = (Instance(), Instance())
+    for server in pair:
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    yield pair
+    for server in pair:
+        server.shutdown()
+        server.server_close()
+
+
+def test_messages_pauses_and_tracker_reads_of_a_conversation_go_to_its_instance(
+    instances: tuple[Instance, Instance],
+) -> None:
+    a, b = instances
+    client = RasaClient(f"{a.url},{b.url}")
+    on_a = next(cid for cid in IDS if client.url_for(cid) == a.url)
+    on_b = next(cid for cid in IDS if client.url_for(cid) == b.url)
+    assert client.send(on_a, "hi", metadata={"channel": "sms"}, timeout=5) == ["hello"]
     client.pause(on_b)
     client.resume(on_a)
-    client.tracker(on_b)
-    assert http.urls == [
-        f"{A}/webhooks/rest/webhook",
-        f"{B}/conversations/{on_b}/tracker/events",
-        f"{A}/conversations/{on_a}/tracker/events",
-        f"{B}/conversations/{on_b}/tracker",
+    b.reply = (200, b'{"sender_id": "x", "slots": {}}')
+    assert client.tracker(on_b) == {"sender_id": "x", "slots": {}}
+    assert a.requests == [
+        ("POST", "/webhooks/rest/webhook",
+         {"sender": on_a, "message": "hi", "metadata": {"channel": "sms"}}),
+        ("POST", f"/conversations/{on_a}/tracker/events", {"event": "resume"}),
+    ]  # fmt: skip
+    assert b.requests == [
+        ("POST", f"/conversations/{on_b}/tracker/events", {"event": "pause"}),
+        ("GET", f"/conversations/{on_b}/tracker", None),
     ]
+
+
+def test_replies_come_in_order_and_messages_without_text_are_left_out(
+    instances: tuple[Instance, Instance],
+) -> None:
+    a, _ = instances
+    a.reply = (200, json.dumps([
+        {"recipient_id": "x", "text": "First"},
+        {"recipient_id": "x", "image": "https://example.com/a.png"},
+        {"recipient_id": "x", "text": "Second"},
+    ]).encode())  # fmt: skip
+    assert RasaClient(a.url).send("c1", "hi", metadata={}, timeout=5) == ["First", "Second"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b'{"error": "boom"}'),
+        (404, b"{}"),
+        (200, b"<html>not json</html>"),
+        (200, b'{"text": "a dict, not a list"}'),
+        (200, b'["a string, not a message"]'),
+        (200, b'[{"recipient_id": "x"}, {"no": "text"}, 3]'),
+    ],
+)
+def test_an_error_or_an_unreadable_answer_is_rasa_unavailable(
+    instances: tuple[Instance, Instance], status: int, body: bytes
+) -> None:
+    a, _ = instances
+    a.reply = (status, body)
+    with pytest.raises(RasaUnavailable):
+        RasaClient(a.url).send("c1", "hi", metadata={}, timeout=5)
+
+
+def test_a_closed_port_or_a_slow_instance_is_rasa_unavailable_within_the_timeout(
+    instances: tuple[Instance, Instance],
+) -> None:
+    with pytest.raises(RasaUnavailable):
+        RasaClient("http://127.0.0.1:9").send("c1", "hi", metadata={}, timeout=5)
+    a, _ = instances
+    a.delay = 2.0
+    started = time.monotonic()
+    with pytest.raises(RasaUnavailable, match=r"[Tt]imeout"):
+        RasaClient(a.url).send("c1", "hi", metadata={}, timeout=0.3)
+    assert time.monotonic() - started < 1.5
 
 
 def test_a_rasa_url_naming_no_server_is_refused() -> None:

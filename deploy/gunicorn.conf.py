@@ -23,3 +23,11 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Behind one proxy: the app's ProxyFix trusts its X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Before a worker (a new one, or one recycled by max_requests) takes requests: build the
+    safety net's spaCy pipeline, so no texter's first message waits most of a second for it."""
+    from bot.gateway import safety
+
+    safety.warm()

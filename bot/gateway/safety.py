@@ -3,7 +3,8 @@ for distress, an attorney, bankruptcy, a death, or an explicit request for a per
 hands off with that reason whatever the model says.
 
 The pipeline is a blank English tokenizer with a token Matcher (no model download): built
-once per process on first use, never at import time.
+once per process, on first use or by `warm()` (gunicorn's workers, before they serve), never
+at import time.
 """
 
 from __future__ import annotations
@@ -126,6 +127,12 @@ def _pipeline():  # type: ignore[no-untyped-def]
     for reason, patterns in PATTERNS.items():
         matcher.add(reason.value, patterns)
     return nlp, matcher
+
+
+def warm() -> None:
+    """Build the pipeline now: a server worker calls this before it takes requests, so the
+    first message it gets is not kept waiting while spaCy loads (most of a second)."""
+    _pipeline()
 
 
 #: "the agent was great", "that rep said...": a person already met, not a request for one.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +58,24 @@ SAFETY_HOLDS = {
     HandoffReason.BANKRUPTCY: HoldReason.BANKRUPTCY,
     HandoffReason.DECEASED: HoldReason.DECEASED,
 }
+
+
+# Built once (asked every turn): no expression building or cache key per call.
+_OPEN_CONVERSATION = (
+    select(Conversation)
+    .where(
+        Conversation.channel == bindparam("channel"),
+        Conversation.address == bindparam("address"),
+        Conversation.status != "closed",
+    )
+    .order_by(Conversation.last_message_at.desc())
+    .limit(1)
+)
+_ANY_REPLY = (
+    select(Message.id)
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.direction == "out")
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -278,14 +296,7 @@ class Gateway:
                 return found
         else:
             found = session.scalar(
-                select(Conversation)
-                .where(
-                    Conversation.channel == inbound.channel,
-                    Conversation.address == inbound.address,
-                    Conversation.status != "closed",
-                )
-                .order_by(Conversation.last_message_at.desc())
-                .limit(1)
+                _OPEN_CONVERSATION, {"channel": inbound.channel, "address": inbound.address}
             )
             if found is not None:
                 if now - found.last_message_at < CONVERSATION_IDLE:
@@ -537,14 +548,7 @@ class Gateway:
         `decided`: the contact decision already taken for this turn."""
         if not replies:
             return []
-        first = (
-            session.scalar(
-                select(Message.id)
-                .where(Message.conversation_id == conversation.id, Message.direction == "out")
-                .limit(1)
-            )
-            is None
-        )
+        first = session.scalar(_ANY_REPLY, {"conversation_id": conversation.id}) is None
         # Rule 5: the first reply says how to opt out, whatever its purpose (a safety reply
         # can be the first), unless it already does or the number just opted out.
         opt_out_line = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from bot.db import utcnow
@@ -19,6 +19,21 @@ from bot.models.conversations import Conversation, ConversationEvent, Message
 from bot.models.review import TranscriptLink
 
 Entry = Message | ConversationEvent
+
+# Built once (every stored message runs them): no expression building or cache key per call.
+_LOCK_CONVERSATION = (
+    select(Conversation.id)
+    .where(Conversation.id == bindparam("conversation_id"))
+    # NO KEY UPDATE: compatible with the KEY SHARE lock the row's inserts just took through
+    # their foreign key, so two writers queue here instead of deadlocking.
+    .with_for_update(key_share=True)
+)
+_LAST_LINK = (
+    select(TranscriptLink.seq, TranscriptLink.chain)
+    .where(TranscriptLink.conversation_id == bindparam("conversation_id"))
+    .order_by(TranscriptLink.seq.desc())
+    .limit(1)
+)
 
 
 def entry_type(entry: Entry) -> str:
@@ -55,20 +70,10 @@ def _link_new_entries(session: Session, _flush: UOWTransaction) -> None:
             by_conversation[conversation_id],
             key=lambda e: (e.created_at, entry_type(e) == "event", e.id),
         )
+        params = {"conversation_id": conversation_id}
         if serialize_by_row_lock:
-            connection.execute(
-                # NO KEY UPDATE: compatible with the KEY SHARE lock the row's inserts just took
-                # through their foreign key, so two writers queue here instead of deadlocking.
-                select(Conversation.id)
-                .where(Conversation.id == conversation_id)
-                .with_for_update(key_share=True)
-            )
-        last = connection.execute(
-            select(TranscriptLink.seq, TranscriptLink.chain)
-            .where(TranscriptLink.conversation_id == conversation_id)
-            .order_by(TranscriptLink.seq.desc())
-            .limit(1)
-        ).first()
+            connection.execute(_LOCK_CONVERSATION, params)
+        last = connection.execute(_LAST_LINK, params).first()
         seq, previous = (last.seq, last.chain) if last else (0, chain.genesis(conversation_id))
         rows = []
         for entry in entries:

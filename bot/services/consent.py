@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.contact import (
@@ -80,33 +80,32 @@ def record_consent(
 
 
 # What the consent ledger says is decided here, once: each rule is a condition on its rows,
-# and `consent_state` asks for all of them in one query (the gateway asks every turn).
+# and `consent_state` asks for all of them in one query (the gateway asks every turn). The
+# conditions and queries are built once, with the address, channel and account as parameters.
 _OPT_ACTIONS = (ConsentAction.OPT_OUT.value, ConsentAction.OPT_IN.value)
+_ADDRESS = bindparam("address", type_=String)
+_CHANNEL = bindparam("channel", type_=String)
+_ACCOUNT = bindparam("account_id", type_=Integer)
 
-
-def _opt_rows(address: str, channel: Channel | str) -> ColumnElement[bool]:
-    """The address's opt-outs and opt-ins on the channel: the latest one decides."""
-    return and_(
-        ConsentEvent.address == address,
-        ConsentEvent.channel == str(channel),
-        ConsentEvent.action.in_(_OPT_ACTIONS),
-    )
-
-
-def _cease_rows(account_id: int) -> ColumnElement[bool]:
-    """A request to stop all communication about the account: any one stands."""
-    return and_(
-        ConsentEvent.account_id == account_id, ConsentEvent.action == ConsentAction.CEASE.value
-    )
-
-
-def _wrong_number_rows(address: str, account_id: int) -> ColumnElement[bool]:
-    """This address reported as not the debtor's, for this account: any one stands."""
-    return and_(
-        ConsentEvent.address == address,
-        ConsentEvent.account_id == account_id,
-        ConsentEvent.action == ConsentAction.WRONG_NUMBER.value,
-    )
+#: The address's opt-outs and opt-ins on the channel: the latest one decides.
+_OPT_ROWS = and_(
+    ConsentEvent.address == _ADDRESS,
+    ConsentEvent.channel == _CHANNEL,
+    ConsentEvent.action.in_(_OPT_ACTIONS),
+)
+#: A request to stop all communication about the account: any one stands.
+_CEASE_ROWS = and_(
+    ConsentEvent.account_id == _ACCOUNT, ConsentEvent.action == ConsentAction.CEASE.value
+)
+#: This address reported as not the debtor's, for this account: any one stands.
+_WRONG_NUMBER_ROWS = and_(
+    ConsentEvent.address == _ADDRESS,
+    ConsentEvent.account_id == _ACCOUNT,
+    ConsentEvent.action == ConsentAction.WRONG_NUMBER.value,
+)
+_LEDGER = select(ConsentEvent.action).order_by(ConsentEvent.id.desc())
+_STATE_OF_ADDRESS = _LEDGER.where(_OPT_ROWS)
+_STATE_WITH_ACCOUNT = _LEDGER.where(or_(_OPT_ROWS, _CEASE_ROWS, _WRONG_NUMBER_ROWS))
 
 
 @dataclass(frozen=True)
@@ -121,12 +120,9 @@ def consent_state(
 ) -> ConsentState:
     """Opted out on this channel, ceased (the account), wrong number (this address for the
     account): one query. Without an account, only the opt-out can apply."""
-    rules = [_opt_rows(address, channel)]
-    if account_id is not None:
-        rules += [_cease_rows(account_id), _wrong_number_rows(address, account_id)]
-    actions = session.scalars(
-        select(ConsentEvent.action).where(or_(*rules)).order_by(ConsentEvent.id.desc())
-    ).all()
+    params = {"address": address, "channel": str(channel), "account_id": account_id}
+    query = _STATE_OF_ADDRESS if account_id is None else _STATE_WITH_ACCOUNT
+    actions = session.scalars(query, params).all()
     latest_opt = next((action for action in actions if action in _OPT_ACTIONS), None)
     return ConsentState(
         opted_out=latest_opt == ConsentAction.OPT_OUT.value,
@@ -141,12 +137,13 @@ def is_opted_out(session: Session, address: str, channel: Channel | str) -> bool
 
 
 def is_wrong_number(session: Session, address: str, account_id: int) -> bool:
-    found = session.scalar(select(ConsentEvent.id).where(_wrong_number_rows(address, account_id)))
-    return found is not None
+    params = {"address": address, "account_id": account_id}
+    return session.scalar(select(ConsentEvent.id).where(_WRONG_NUMBER_ROWS), params) is not None
 
 
 def has_ceased(session: Session, account_id: int) -> bool:
-    return session.scalar(select(ConsentEvent.id).where(_cease_rows(account_id))) is not None
+    params = {"account_id": account_id}
+    return session.scalar(select(ConsentEvent.id).where(_CEASE_ROWS), params) is not None
 
 
 def set_preference(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.contact import Kind, Purpose
@@ -39,13 +39,16 @@ class HandoffReason(StrEnum):
 URGENT_REASONS = frozenset({HandoffReason.DISTRESS})
 
 
+_OPEN_HANDOFF = (  # built once: the gateway asks every turn
+    select(Handoff)
+    .where(Handoff.conversation_id == bindparam("conversation_id"), Handoff.status != "closed")
+    .order_by(Handoff.id.desc())
+    .limit(1)
+)
+
+
 def open_handoff(session: Session, conversation_id: str) -> Handoff | None:
-    return session.scalar(
-        select(Handoff)
-        .where(Handoff.conversation_id == conversation_id, Handoff.status != "closed")
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_OPEN_HANDOFF, {"conversation_id": conversation_id})
 
 
 def request_handoff(

@@ -3,7 +3,7 @@ distress and deceased reports; released only by what ends them."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -11,15 +11,15 @@ from bot.domain.contact import HoldReason
 from bot.models import Account, Hold
 from bot.services.events import EventKind, record_event
 
+_ACTIVE_HOLDS = (  # built once: the contact rules ask before every reply
+    select(Hold)
+    .where(Hold.account_id == bindparam("account_id"), Hold.released_at.is_(None))
+    .order_by(Hold.id)
+)
+
 
 def active_holds(session: Session, account_id: int) -> list[Hold]:
-    return list(
-        session.scalars(
-            select(Hold)
-            .where(Hold.account_id == account_id, Hold.released_at.is_(None))
-            .order_by(Hold.id)
-        )
-    )
+    return list(session.scalars(_ACTIVE_HOLDS, {"account_id": account_id}))
 
 
 def account_hold_reasons(session: Session, account_id: int) -> frozenset[HoldReason]:

@@ -341,7 +341,7 @@ class Gateway:
         sms = conversation.channel == "sms"
         word = keyword(text)
         if sms and (word is Keyword.STOP or is_plain_language_opt_out(text)):
-            return "keyword", self._opt_out(session, conversation, now)
+            return "keyword", self._opt_out(session, conversation, now, opted_out=opted_out)
         if sms and word is Keyword.START:
             record_consent(
                 session, conversation.address, Channel.SMS, ConsentAction.OPT_IN,
@@ -353,7 +353,9 @@ class Gateway:
             return "keyword", [render("utter_help_keyword", **self._values())]
         hit = safety.check(text)  # before the opt-out silence: distress is never ignored
         if hit is not None:
-            return "safety", self._escalate(session, conversation, hit.reason, hit.matched, now)
+            return "safety", self._escalate(
+                session, conversation, hit.reason, hit.matched, now, opted_out=opted_out
+            )
         if sms and opted_out:
             return "silent", []  # opted out: stored, nothing sent (rule 10)
         answer = parse_answer(text)  # "4 great service" after "How did we do?"
@@ -367,8 +369,10 @@ class Gateway:
             return "agent", []  # the agent sees it in the console; the bot stays silent
         return "rasa", []
 
-    def _opt_out(self, session: Session, conversation: Conversation, now: datetime) -> list[str]:
-        if is_opted_out(session, conversation.address, Channel.SMS):
+    def _opt_out(
+        self, session: Session, conversation: Conversation, now: datetime, *, opted_out: bool
+    ) -> list[str]:
+        if opted_out:
             return []  # at most one confirmation (rule 10)
         record_consent(
             session, conversation.address, Channel.SMS, ConsentAction.OPT_OUT,
@@ -384,6 +388,8 @@ class Gateway:
         reason: HandoffReason,
         matched: str,
         now: datetime,
+        *,
+        opted_out: bool,
     ) -> list[str]:
         already = open_handoff(session, conversation.id) is not None
         account = session.get(Account, conversation.account_id) if conversation.account_id else None
@@ -403,10 +409,7 @@ class Gateway:
         self._pause_rasa(conversation.id)
         if reason is HandoffReason.DISTRESS:
             return [render(SAFETY_RESPONSES[reason], **self._values())]  # always (rule 16)
-        if already or (
-            conversation.channel == "sms"
-            and is_opted_out(session, conversation.address, Channel.SMS)
-        ):
+        if already or (conversation.channel == "sms" and opted_out):
             return []  # a person is already on it, or the number opted out: no reply
         return [render(SAFETY_RESPONSES[reason], **self._values())]
 

@@ -71,6 +71,11 @@ _OPEN_CONVERSATION = (
     .order_by(Conversation.last_message_at.desc())
     .limit(1)
 )
+_SET_STATUS = (
+    update(Message)
+    .where(Message.id == bindparam("inbound_id"))
+    .values(status=bindparam("status"), status_updated_at=bindparam("at"))
+)
 _ANY_REPLY = (
     select(Message.id)
     .where(Message.conversation_id == bindparam("conversation_id"), Message.direction == "out")
@@ -100,6 +105,25 @@ class Outcome:
     in_progress: bool = False
 
 
+@dataclass
+class _Received:
+    """An inbound message stored, and its turn decided in the same transaction."""
+
+    stored: Outcome
+    conversation: Conversation | None  # None for a duplicate
+    #: The contact decision Rasa's replies will get; None: nothing to ask Rasa (a duplicate,
+    #: or a turn answered in that transaction).
+    before: Decision | None
+
+
+class _DecidingFailed(Exception):
+    """Deciding a turn raised, in the transaction that stores its message."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class Gateway:
     """The pipeline. One per app; thread-safe (a session per call)."""
 
@@ -122,17 +146,20 @@ class Gateway:
         now = utcnow()
         # NUL cannot be stored in PostgreSQL text; nothing a person types needs it.
         text = redact(inbound.text.replace("\x00", "")[:5000]).text
-        stored = self._store_inbound(inbound, text, now)
-        if stored.duplicate:
-            return stored
         try:
-            outcome = self._process(stored, text, now)
+            turn = self._store_inbound(inbound, text, now)
+        except _DecidingFailed as failed:
+            # The message went back with what the turn had written: store it on its own,
+            # marked failed, so that a retry of this MessageSid redoes the turn.
+            self._store_inbound(inbound, text, now, failed=True)
+            raise failed.cause from None
+        stored, conversation = turn.stored, turn.conversation
+        if turn.before is None or conversation is None:
+            return stored  # a duplicate, or answered without Rasa in the same commit
+        try:
+            outcome = self._ask_rasa(stored, conversation, text, turn.before)
         except Exception:
-            # The turn failed before it finished: a retry of this MessageSid redoes it.
-            with self.sessions.begin() as session:
-                session.execute(
-                    update(Message).where(Message.id == stored.message_id).values(status="failed")
-                )
+            self._mark_failed(stored.message_id)
             raise
         if not outcome.processed:
             with self.sessions.begin() as session:  # the turn is done: a retry gets its answer
@@ -142,48 +169,60 @@ class Gateway:
     @staticmethod
     def _mark_processed(session: Session, message_id: int) -> None:
         session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(status="processed", status_updated_at=utcnow())
+            _SET_STATUS, {"inbound_id": message_id, "status": "processed", "at": utcnow()}
         )
 
-    def _process(self, stored: Outcome, text: str, now: datetime) -> Outcome:
+    def _mark_failed(self, message_id: int) -> None:
+        """The turn failed before it finished: a retry of this MessageSid redoes it."""
         with self.sessions.begin() as session:
-            conversation = session.get(Conversation, stored.conversation_id)
-            assert conversation is not None
-            # Read once: routing (an opted-out number is not answered) and, when the turn goes
-            # to Rasa, the contact rules; nothing between them writes consent.
-            consent = conversation_consent(session, conversation)
-            route, replies = self._route(
-                session, conversation, stored.message_id, text, now, opted_out=consent.opted_out
+            session.execute(
+                _SET_STATUS, {"inbound_id": message_id, "status": "failed", "at": utcnow()}
             )
-            # Keyword answers and safety replies (crisis resources, acknowledgements) are
-            # what the rules still allow after an opt-out or an attorney hold; the thanks for
-            # a survey answer is an ordinary reply.
-            purpose = Purpose.GENERAL if route == "survey" else Purpose.COMPLIANCE
-            bodies = self._record_replies(
-                session, conversation, stored.message_id, replies, now, purpose=purpose
-            )
-            if route == "rasa":
-                # The rules are asked before the turn (in this transaction: no second
-                # session): what the debtor says in it ("wrong number", "stop texting me",
-                # "my lawyer...") still gets its one acknowledgement.
-                before = self._reply_decision(
-                    session, conversation, Purpose.GENERAL, utcnow(), consent=consent
-                )
-            else:  # the replies and the end of the turn in one commit
-                self._mark_processed(session, stored.message_id)
-                stored.processed = True
+
+    def _decide(
+        self,
+        session: Session,
+        conversation: Conversation,
+        stored: Outcome,
+        text: str,
+        now: datetime,
+    ) -> Decision | None:
+        """Route the turn, in the transaction that stores its message. Answered here
+        (keyword, safety net, survey, agent, silence): its replies and the end of the turn
+        are written, and None. For Rasa: the contact decision its replies will get."""
+        # Read once: routing (an opted-out number is not answered) and, when the turn goes to
+        # Rasa, the contact rules; nothing between them writes consent.
+        consent = conversation_consent(session, conversation)
+        route, replies = self._route(
+            session, conversation, stored.message_id, text, now, opted_out=consent.opted_out
+        )
         if route == "rasa":
-            return self._ask_rasa(stored, conversation, text, before)
-        stored.route, stored.replies = route, bodies
-        return stored
+            # The rules are asked before the turn: what the debtor says in it ("wrong
+            # number", "stop texting me", "my lawyer...") still gets its one acknowledgement.
+            return self._reply_decision(
+                session, conversation, Purpose.GENERAL, utcnow(), consent=consent
+            )
+        # Keyword answers and safety replies (crisis resources, acknowledgements) are what
+        # the rules still allow after an opt-out or an attorney hold; the thanks for a survey
+        # answer is an ordinary reply.
+        purpose = Purpose.GENERAL if route == "survey" else Purpose.COMPLIANCE
+        stored.replies = self._record_replies(
+            session, conversation, stored.message_id, replies, now, purpose=purpose
+        )
+        stored.route = route
+        self._mark_processed(session, stored.message_id)  # same commit as the replies
+        stored.processed = True
+        return None
 
     # ------------------------------------------------------------------ steps
-    def _store_inbound(self, inbound: Inbound, text: str, now: datetime) -> Outcome:
-        """Insert the message keyed by its provider id. A retry finds the first one and gets
-        the same answer: the unique indexes decide, not a check-then-write (one on MessageSid,
-        one on the open conversation of an address, so texts sent together share one)."""
+    def _store_inbound(
+        self, inbound: Inbound, text: str, now: datetime, *, failed: bool = False
+    ) -> _Received:
+        """Insert the message keyed by its provider id and decide its turn (`_decide`), in
+        one transaction. A retry finds the first one and gets the same answer: the unique
+        indexes decide, not a check-then-write (one on MessageSid, one on the open
+        conversation of an address, so texts sent together share one). `failed`: only store
+        it, marked failed (deciding its turn raised)."""
         for _ in range(3):
             try:
                 with self.sessions.begin() as session:
@@ -195,30 +234,54 @@ class Gateway:
                         channel=inbound.channel,
                         text=text,
                         provider_sid=inbound.provider_sid,
-                        status="received",
+                        status="failed" if failed else "received",
                         created_at=now,
                         status_updated_at=now,
                     )
                     session.add(message)
                     conversation.last_message_at = now
                     session.flush()
-                    return Outcome(conversation_id=conversation.id, message_id=message.id)
+                    stored = Outcome(conversation_id=conversation.id, message_id=message.id)
+                    if failed:
+                        return _Received(stored, conversation, None)
+                    try:  # its own errors, the flush of what it wrote included
+                        before = self._decide(session, conversation, stored, text, now)
+                        session.flush()
+                    except Exception as exc:
+                        raise _DecidingFailed(exc) from exc
+                    return _Received(stored, conversation, before)
             except IntegrityError:
                 if inbound.provider_sid is not None:
-                    duplicate = self._duplicate(inbound.provider_sid, now)
-                    if duplicate is not None:
-                        return duplicate
+                    first = self._duplicate(inbound.provider_sid, now, take_over=not failed)
+                    if first is not None and (first.duplicate or failed):
+                        return _Received(first, None, None)
+                    if first is not None:  # a retry took over a turn that died: decide it now
+                        return self._decide_taken_over(first, text, now)
                 # else: another request opened this address's conversation first: use it
         raise RuntimeError("could not store the inbound message")
 
-    def _duplicate(self, provider_sid: str, now: datetime) -> Outcome | None:
+    def _decide_taken_over(self, stored: Outcome, text: str, now: datetime) -> _Received:
+        try:
+            with self.sessions.begin() as session:
+                conversation = session.get(Conversation, stored.conversation_id)
+                assert conversation is not None
+                before = self._decide(session, conversation, stored, text, now)
+        except Exception:
+            self._mark_failed(stored.message_id)
+            raise
+        return _Received(stored, conversation, before)
+
+    def _duplicate(
+        self, provider_sid: str, now: datetime, *, take_over: bool = True
+    ) -> Outcome | None:
         """A retried MessageSid: the answer already given (only what was actually sent), or,
-        when the first attempt died mid-turn, the turn itself, taken over atomically."""
+        when the first attempt died mid-turn, the turn itself, taken over atomically
+        (unless not `take_over`: then it is in progress)."""
         with self.sessions.begin() as session:
             first = session.scalar(select(Message).where(Message.provider_sid == provider_sid))
             if first is None:
                 return None
-            if first.status in ("received", "failed"):
+            if first.status in ("received", "failed") and take_over:
                 unfinished = or_(
                     Message.status == "failed",
                     and_(
@@ -232,14 +295,14 @@ class Gateway:
                 )
                 if taken.rowcount == 1:  # type: ignore[attr-defined]
                     return Outcome(conversation_id=first.conversation_id, message_id=first.id)
-                if first.status == "received":
-                    return Outcome(
-                        conversation_id=first.conversation_id,
-                        message_id=first.id,
-                        duplicate=True,
-                        route="in_progress",
-                        in_progress=True,
-                    )
+            if first.status in ("received", "failed"):  # another attempt is on it
+                return Outcome(
+                    conversation_id=first.conversation_id,
+                    message_id=first.id,
+                    duplicate=True,
+                    route="in_progress",
+                    in_progress=True,
+                )
             replies = session.scalars(
                 select(Message.text)
                 .where(Message.reply_to_id == first.id, Message.status.in_(("sent", "delivered")))

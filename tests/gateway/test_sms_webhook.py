@@ -743,10 +743,14 @@ def test_retry_after_a_crash_mid_turn_is_processed(
     sid = new_sid()
     with pytest.raises(RuntimeError):
         post_sms(client, "how much do i owe", sid=sid)
+    [row] = inbound(db, sid)  # kept, though its turn went back: marked for the retry
+    assert row.status == "failed" and replies_to(db, row.id) == []
     replies = say(client, "how much do i owe", sid=sid)
+    db.expire_all()
     [row] = inbound(db, sid)
     assert replies and replies[0].startswith("Hi! How can I help?")
     assert len(replies_to(db, row.id)) == 1
+    assert row.status == "processed"
 
 
 def test_a_closed_web_conversation_is_never_reopened(app: Flask, db: Session) -> None:
@@ -788,11 +792,11 @@ def test_a_turn_that_died_without_a_trace_is_answered_by_the_sweep(
     sid = new_sid()
     say(client, "hi")
     gateway = app.extensions["gateway"]
-    real = gateway._process
-    gateway._process = lambda *a, **k: (_ for _ in ()).throw(SystemExit("process died"))
+    real = gateway._ask_rasa  # the message and its routing are committed by then
+    gateway._ask_rasa = lambda *a, **k: (_ for _ in ()).throw(SystemExit("process died"))
     with pytest.raises(SystemExit):
         post_sms(client, "how much do i owe", sid=sid)
-    gateway._process = real
+    gateway._ask_rasa = real
     [row] = inbound(db, sid)
     assert row.status == "received" and replies_to(db, row.id) == []
     assert post_sms(client, "how much do i owe", sid=sid).status_code == 503  # still "running"

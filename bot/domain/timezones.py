@@ -8,6 +8,8 @@ from them is the intersection and never the union. Pure: tables and `phonenumber
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_timezone
@@ -136,6 +138,7 @@ def zones_for_state(state: str) -> tuple[str, ...]:
         raise UnknownStateError(f"unknown US state or territory code: {state!r}") from None
 
 
+@lru_cache(maxsize=4096)  # pure; asked for every contact decision (replies included)
 def zones_for_phone(e164: str) -> tuple[str, ...]:
     """The zones of a geographic number's area code; empty when unknown or not geographic.
 

@@ -5,6 +5,7 @@ worker serves several at once. Every value can be set from the environment; comm
 flags override this file.
 """
 
+import gc
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('WEB_PORT', '5000')}")
@@ -31,3 +32,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     from bot.gateway import safety
 
     safety.warm()
+    # What is loaded by now (the app, its libraries, that pipeline) lives as long as the
+    # worker: out of the collector's sight, so that a full collection scans what requests
+    # left behind, not the ~180,000 loaded before (86 ms in one measured; every thread waits).
+    gc.freeze()

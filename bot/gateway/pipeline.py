@@ -75,6 +75,8 @@ _SET_STATUS = (
     update(Message)
     .where(Message.id == bindparam("inbound_id"))
     .values(status=bindparam("status"), status_updated_at=bindparam("at"))
+    # the row only: no search of the session for loaded messages to update with it
+    .execution_options(synchronize_session=False)
 )
 _ANY_REPLY = (
     select(Message.id)

@@ -97,7 +97,7 @@ def summarize(files: list[Path]) -> ProfileSummary:
 PARTS = {
     "signature check (twilio RequestValidator)": "validate (twilio/request_validator.py)",
     "rate limits (flask-limiter)": "(flask_limiter/",
-    "store the inbound message (_store_inbound)": "._store_inbound (",
+    "store the inbound message and decide its turn (_store_inbound)": "._store_inbound (",
     "keywords, safety net, routing (_route)": "._route (",
     "safety net (spaCy matcher)": "check (bot/gateway/safety.py)",
     "contact rules (consent.conversation_decision)": "conversation_decision (bot/services/",

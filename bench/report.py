@@ -110,6 +110,17 @@ def ledger_table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _longer(r: dict[str, Any]) -> str:
+    """The small N run longer (--min-turns), if any."""
+    base = r["settings"]["seconds"]
+    longer = [run for run in r["runs"] if run.get("seconds", base) > base]
+    if not longer:
+        return ""
+    each = ", ".join(f"N={_n(run)} {run['seconds']:.0f} s" for run in longer)
+    turns = r["settings"].get("min_turns")
+    return f" ({each}: about {turns} turns a path)" if turns else f" ({each})"
+
+
 def write(path: Path, r: dict[str, Any]) -> None:
     m, s = r["machine"], r["settings"]
     lines = [
@@ -131,7 +142,8 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"- **Load**: N concurrent conversations, each a new person (own phone, own account) "
         f"texting hello, date of birth, ZIP, balance, why, payment plan, with "
         f"{s['think'][0]}-{s['think'][1]} s between messages; each slot starts a new "
-        f"conversation when one ends, for {s['seconds']:.0f} s per path. For each N, Rasa's "
+        f"conversation when one ends, for {s['seconds']:.0f} s per path{_longer(r)}. For each "
+        f"N, Rasa's "
         f"REST channel (sender `bench-...`, the gateway's metadata) and the same scripts as "
         f"signed SMS through `POST /twilio/sms`, at the same arrival rate, in "
         f"{s.get('rounds', 1)} rounds per path that alternate (Rasa, gateway, gateway, Rasa, "

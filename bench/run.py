@@ -119,8 +119,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", default="1,5,20,50", help="conversations at once, per run")
     p.add_argument("--seconds", type=float, default=60, help="length of each run (per path)")
     p.add_argument(
-        "--rounds", type=int, default=2,
-        help="split each path's run into this many rounds, alternating with the other path's",
+        "--rounds", type=int, default=4,
+        help="split each path's run into this many rounds, alternating with the other path's "
+        "(more rounds: a slow stretch of the shared machine falls on both paths more evenly)",
+    )  # fmt: skip
+    p.add_argument(
+        "--min-turns", type=int, default=80,
+        help="run a small N longer, so that each path has about this many turns (a p95 of "
+        "20 turns is the second-slowest one)",
     )  # fmt: skip
     p.add_argument("--think", default="1.5,4.5", help="seconds between a person's messages")
     p.add_argument("--retry-rate", type=float, default=0.05, help="share of SMS Twilio resends")
@@ -210,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "concurrency": levels,
             "seconds": args.seconds,
+            "min_turns": args.min_turns,
             "rounds": args.rounds,
             "think": [think_lo, think_hi],
             "retry_rate": args.retry_rate,
@@ -223,9 +230,17 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
 
+    def seconds_for(n: int) -> float:
+        """Each path's time at N: --seconds, or longer where that gives fewer than --min-turns
+        (a person sends a message every think + about 0.05 s)."""
+        return max(args.seconds, args.min_turns * ((think_lo + think_hi) / 2 + 0.05) / n)
+
     # Enough accounts for every conversation any slot may start (each person texts once).
-    per_slot = math.ceil(args.seconds / (5 * think_lo)) + 2 * args.rounds
-    needed = sum(levels) * per_slot * 2 + args.profile_n * per_slot + 50
+    def per_slot(seconds: float) -> int:
+        return math.ceil(seconds / (5 * think_lo)) + 2 * args.rounds
+
+    needed = sum(n * per_slot(seconds_for(n)) * 2 for n in levels)
+    needed += args.profile_n * per_slot(args.seconds) + 50
     # with no pause a conversation takes about 6 turns x 0.5-1.5 s
     needed += args.capacity_n * (math.ceil(args.seconds / 3) + 2 * args.rounds) * 2
     with Stack.create(work, DATABASE_URL=database_url) as stack:
@@ -294,15 +309,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{sum(not t.ok for t in done)} errors, "
                 f"p95 {1000 * load.percentile(ok, 95):.0f} ms so far")  # fmt: skip
 
-        plan = [(n, (think_lo, think_hi), str(n)) for n in levels]
+        plan = [(n, (think_lo, think_hi), str(n), seconds_for(n)) for n in levels]
         if args.capacity_n:
-            plan.append((args.capacity_n, (0.0, 0.05), f"{args.capacity_n}, no pause"))
+            plan.append(
+                (args.capacity_n, (0.0, 0.05), f"{args.capacity_n}, no pause", args.seconds)
+            )
         try:
-            for n, think, label in plan:
+            for n, think, label, seconds in plan:
                 run: dict[str, Any] = {
                     "concurrency": n,
                     "label": label,
                     "think": think,
+                    "seconds": seconds,
                     "load_average": os.getloadavg()[0],
                 }
                 # Rounds alternate the paths (rasa, gateway, then gateway, rasa, ...): a drift in
@@ -315,12 +333,12 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     for client in order:
                         say(f"N={label}: {n} conversations at once to {client.path} for "
-                            f"{args.seconds / args.rounds:.0f} s "
+                            f"{seconds / args.rounds:.0f} s "
                             f"(round {round_no + 1} of {args.rounds})")  # fmt: skip
                         before = {p.name: cpu_seconds(p.pid) for p in (actions, rasa, gateway)}
                         phase = asyncio.run(
                             load.run_phase(
-                                client, pool, concurrency=n, seconds=args.seconds / args.rounds,
+                                client, pool, concurrency=n, seconds=seconds / args.rounds,
                                 think=think, seed=n * 100 + round_no, on_progress=progress,
                                 retry_rate=args.retry_rate if client is gw_client else 0.0,
                             )

@@ -156,6 +156,10 @@ class Gateway:
             self._store_inbound(inbound, text, now, failed=True)
             raise failed.cause from None
         stored, conversation = turn.stored, turn.conversation
+        if stored.route == "safety":
+            # A person has the conversation now (committed): Rasa stops too. Asked after the
+            # commit, so no transaction stays open (and the message unstored) over a call.
+            self._pause_rasa(stored.conversation_id)
         if turn.before is None or conversation is None:
             return stored  # a duplicate, or answered without Rasa in the same commit
         try:
@@ -471,7 +475,6 @@ class Gateway:
             actor="system",
             detail=f"safety net: {matched!r}",
         )
-        self._pause_rasa(conversation.id)
         if reason is HandoffReason.DISTRESS:
             return [render(SAFETY_RESPONSES[reason], **self._values())]  # always (rule 16)
         if already or (conversation.channel == "sms" and opted_out):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.domain.contact import HoldReason
-from bot.models import Account, ConsentEvent, Conversation, Hold, Message
+from bot.models import Account, ConsentEvent, Conversation, Handoff, Hold, Message
 from bot.services.cases import hold_for_escalation
 from bot.wording import render
 from tests.gateway.conftest import (
@@ -280,6 +280,29 @@ def test_safety_net_hands_off(
     assert handoff.reason == reason and not handoff.urgent
     assert holds(db, maria.id) == ({hold.value} if hold else set())
     assert rasa.sent == []
+
+
+def test_rasa_is_paused_after_the_message_and_the_handoff_are_stored(
+    app: Flask, client: FlaskClient, rasa: StubRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pausing Rasa is an HTTP call: made once the turn is committed, so no transaction (and
+    no SQLite write lock) is held over it, and a process that dies in it has lost nothing."""
+    seen: list[tuple[int, int]] = []
+
+    def pause(sender: str, *, timeout: float = 5) -> None:
+        with app.extensions["gateway"].sessions() as other:  # what another request would see
+            seen.append(
+                (
+                    other.scalar(select(func.count()).select_from(Message)) or 0,
+                    other.scalar(select(func.count(Handoff.id))) or 0,
+                )
+            )
+
+    monkeypatch.setattr(rasa, "pause", pause)
+    [reply] = say(client, "my attorney will handle this")
+    assert reply and len(seen) == 1
+    messages_then, handoffs_then = seen[0]
+    assert messages_then == 2 and handoffs_then == 1  # the text and its reply; the handoff
 
 
 def test_conversation_in_handoff_bot_stays_silent(

@@ -15,10 +15,11 @@ A Redis that stops answering never takes the front door down: the limits are ski
 logged) until it is back. Health endpoints are never limited.
 
 The SMS limits run inside the signed view (`sms_limited`), so a request with a bad signature is
-a 403 that spends nobody's budget. Twilio does not retry a webhook that answered 429: it logs
-error 11200 and the message stays in the account's message log, but the assistant never reads
-it. So the per-phone limit sits far above any human pace (a person sends a few texts a minute):
-only a script or an auto-responder loop reaches it.
+a 403 that spends nobody's budget. Each signed SMS spends from three windows (the sender's two,
+its address's one); with Redis, in one round trip (`spend`). Twilio does not retry a webhook
+that answered 429: it logs error 11200 and the message stays in the account's message log, but
+the assistant never reads it. So the per-phone limit sits far above any human pace (a person
+sends a few texts a minute): only a script or an auto-responder loop reaches it.
 
 A breach is a 429 with Retry-After: empty (no TwiML, nothing is sent back) for Twilio, the
 login page with a message for a sign-in, JSON `{"error": ...}` for the chat and JSON APIs, the
@@ -27,26 +28,32 @@ HTML error page otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from flask import (
     Flask,
     Response,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     render_template,
     request,
 )
 from flask_limiter import Limiter
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.storage import RedisStorage
+from limits.strategies import RateLimiter
+from redis import Redis
+from redis.exceptions import NoScriptError
 from werkzeug.exceptions import TooManyRequests
 
 from bot.config import RateLimits, Settings
@@ -55,6 +62,7 @@ from bot.services.verification import normalize_phone
 from bot.web.deps import sessions
 
 EXTENSION = "rate_limits"
+KEY_PREFIX = "collections"  # every count's key starts with it (shared Redis, other apps)
 UNLIMITED_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
 log = logging.getLogger(__name__)
 
@@ -87,12 +95,63 @@ def sign_in_failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+# ---------------------------------------------------------------------------- spending
+@dataclass(frozen=True)
+class Budget:
+    """One limit on one key: `item` counted for `identifiers` (key, scope)."""
+
+    item: RateLimitItem
+    identifiers: tuple[str, ...]
+
+
+def spend(strategy: RateLimiter, budgets: list[Budget]) -> Budget | None:
+    """Spend one request from each budget; the first one that had none left, or None.
+    Counts in Redis are spent in one round trip (a pipeline of the moving-window script that
+    `strategy.hit` runs, on the same keys); any other storage, one budget at a time."""
+    storage = strategy.storage
+    if type(storage) is RedisStorage:
+        try:
+            spent = _spend_in_redis(storage, budgets)
+        except NoScriptError:  # Redis restarted and forgot the script: `hit` loads it again
+            spent = [strategy.hit(b.item, *b.identifiers) for b in budgets]
+    else:
+        spent = [strategy.hit(b.item, *b.identifiers) for b in budgets]
+    return next((b for b, ok in zip(budgets, spent, strict=True) if not ok), None)
+
+
+def _spend_in_redis(storage: RedisStorage, budgets: list[Budget]) -> list[bool]:
+    now = time.time()
+    sha = storage.lua_acquire_moving_window.sha
+    client = cast(Redis, storage.get_connection())
+    pipe = client.pipeline(transaction=False)
+    for b in budgets:
+        key = storage.prefixed_key(b.item.key_for(*b.identifiers))
+        pipe.evalsha(sha, 1, key, now, b.item.amount, b.item.get_expiry(), 1)
+    return [bool(ok) for ok in pipe.execute()]
+
+
 # ---------------------------------------------------------------------------- the extension
 @dataclass(frozen=True)
 class AppLimits:
     limiter: Limiter
     limits: RateLimits
-    check_sms: Callable[[], None]
+    sms_per_phone: tuple[RateLimitItem, ...]
+    sms_per_ip: tuple[RateLimitItem, ...]
+
+    def check_sms(self) -> None:
+        """Spend the signed SMS from its sender's and its address's budgets; a 429 when one
+        had none left. Storage down: logged, and the message goes through."""
+        phone, ip = sender_phone(), client_ip()
+        budgets = [Budget(item, (KEY_PREFIX, phone, "sms")) for item in self.sms_per_phone]
+        budgets += [Budget(item, (KEY_PREFIX, ip, "sms")) for item in self.sms_per_ip]
+        try:
+            breached = spend(self.limiter.limiter, budgets)
+        except Exception:  # as Flask-Limiter's swallow_errors: never take the front door down
+            log.exception("rate limit storage failed: SMS not counted")
+            return
+        if breached is not None:
+            g.breached_budget = breached
+            raise TooManyRequests()
 
 
 def _validated(limits: RateLimits) -> RateLimits:
@@ -104,10 +163,6 @@ def _validated(limits: RateLimits) -> RateLimits:
     return limits
 
 
-def _signed_sms() -> None:
-    """Stands for the signed SMS webhook: the SMS limits hang on it (see sms_limited)."""
-
-
 def init_app(app: Flask, settings: Settings) -> AppLimits:
     """Wire the limits into `app`, after its blueprints are registered."""
     limits = _validated(settings.rate_limits)
@@ -115,7 +170,7 @@ def init_app(app: Flask, settings: Settings) -> AppLimits:
         key_func=client_ip,
         storage_uri=settings.rate_limit_storage_url or "memory://",
         strategy="moving-window",
-        key_prefix="collections",
+        key_prefix=KEY_PREFIX,
         swallow_errors=True,  # storage down: serve without limits rather than fail
         headers_enabled=False,  # Retry-After is set on the 429 itself
     )
@@ -156,11 +211,13 @@ def init_app(app: Flask, settings: Settings) -> AppLimits:
         ),
     )
     limit("pay.payment_page", limiter.limit(limits.pay_per_ip, key_func=client_ip))
-    check_sms = limiter.limit(limits.sms_per_phone, key_func=sender_phone, scope="phone")(
-        limiter.limit(limits.sms_per_ip, key_func=client_ip, scope="ip")(_signed_sms)
-    )
     app.register_error_handler(429, too_many_requests)
-    extension = AppLimits(limiter=limiter, limits=limits, check_sms=check_sms)
+    extension = AppLimits(
+        limiter=limiter,
+        limits=limits,
+        sms_per_phone=tuple(parse_many(limits.sms_per_phone)),
+        sms_per_ip=tuple(parse_many(limits.sms_per_ip)),
+    )
     app.extensions[EXTENSION] = extension
     return extension
 
@@ -183,11 +240,21 @@ def sms_limited(view):  # type: ignore[no-untyped-def]
 def retry_after() -> int:
     """Seconds until the breached limit lets a request through again (at least 1)."""
     extension: AppLimits | None = current_app.extensions.get(EXTENSION)
-    current = extension.limiter.current_limit if extension else None
-    if current is None:
+    if extension is None:
         return 60
-    window = current.limit.get_expiry()
-    return min(window, max(1, math.ceil(current.reset_at - time.time())))
+    budget: Budget | None = g.get("breached_budget")
+    if budget is not None:  # an SMS (see AppLimits.check_sms)
+        window = budget.item.get_expiry()
+        reset_at = time.time() + window
+        with contextlib.suppress(Exception):  # storage gone since: the whole window
+            stats = extension.limiter.limiter.get_window_stats(budget.item, *budget.identifiers)
+            reset_at = stats.reset_time
+    else:
+        current = extension.limiter.current_limit
+        if current is None:
+            return 60
+        window, reset_at = current.limit.get_expiry(), current.reset_at
+    return min(window, max(1, math.ceil(reset_at - time.time())))
 
 
 def _wants_json() -> bool:

@@ -317,3 +317,26 @@ def test_two_app_instances_on_one_redis_share_the_count(limited) -> None:  # typ
     keys = redis.Redis.from_url(url).keys(f"*{phone}*")
     assert keys, "the counts are in Redis"
     assert second_app.extensions["rate_limits"].limiter.storage.check()
+
+
+def test_a_redis_that_forgot_its_scripts_still_counts(limited) -> None:  # type: ignore[no-untyped-def]
+    import redis
+
+    url = redis_url()
+    phone = f"+1206{uuid.uuid4().int % 10**7:07d}"
+    client = limited(storage=url, sms_per_phone="2/minute").test_client()
+    assert sms(client, frm=phone).status_code == 200
+    redis.Redis.from_url(url).script_flush()  # as after a Redis restart
+    assert sms(client, frm=phone).status_code == 200
+    assert_retry_after(sms(client, frm=phone), 60)
+
+
+def test_sms_are_answered_while_the_limit_store_is_down(limited, caplog) -> None:  # type: ignore[no-untyped-def]
+    app = limited(storage="redis://127.0.0.1:1/0", sms_per_phone="1/minute")  # nothing there
+    client = app.test_client()
+    for _ in range(3):
+        response = sms(client)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    assert inbound_count(app) == 3
+    logged = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+    assert logged and "Connection refused" in str(logged[0].exc_info[1])  # type: ignore[index]

@@ -149,11 +149,9 @@ class Gateway:
         # NUL cannot be stored in PostgreSQL text; nothing a person types needs it.
         text = redact(inbound.text.replace("\x00", "")[:5000]).text
         try:
-            turn = self._store_inbound(inbound, text, now)
+            turn = self._receive(inbound, text, now)
         except _DecidingFailed as failed:
-            # The message went back with what the turn had written: store it on its own,
-            # marked failed, so that a retry of this MessageSid redoes the turn.
-            self._store_inbound(inbound, text, now, failed=True)
+            self._store_failed(inbound, text, now)
             raise failed.cause from None
         stored, conversation = turn.stored, turn.conversation
         if stored.route == "safety":
@@ -221,35 +219,15 @@ class Gateway:
         return None
 
     # ------------------------------------------------------------------ steps
-    def _store_inbound(
-        self, inbound: Inbound, text: str, now: datetime, *, failed: bool = False
-    ) -> _Received:
-        """Insert the message keyed by its provider id and decide its turn (`_decide`), in
-        one transaction. A retry finds the first one and gets the same answer: the unique
-        indexes decide, not a check-then-write (one on MessageSid, one on the open
-        conversation of an address, so texts sent together share one). `failed`: only store
-        it, marked failed (deciding its turn raised)."""
+    def _receive(self, inbound: Inbound, text: str, now: datetime) -> _Received:
+        """Store the message keyed by its provider id and decide its turn (`_decide`), in one
+        transaction. A retry finds the first one and gets the same answer: the unique indexes
+        decide, not a check-then-write (one on MessageSid, one on the open conversation of an
+        address, so texts sent together share one)."""
         for _ in range(3):
             try:
                 with self.sessions.begin() as session:
-                    conversation = self._conversation(session, inbound, now)
-                    message = Message(
-                        conversation_id=conversation.id,
-                        direction="in",
-                        sender="debtor",
-                        channel=inbound.channel,
-                        text=text,
-                        provider_sid=inbound.provider_sid,
-                        status="failed" if failed else "received",
-                        created_at=now,
-                        status_updated_at=now,
-                    )
-                    session.add(message)
-                    conversation.last_message_at = now
-                    session.flush()
-                    stored = Outcome(conversation_id=conversation.id, message_id=message.id)
-                    if failed:
-                        return _Received(stored, conversation, None)
+                    conversation, stored = self._insert_inbound(session, inbound, text, now)
                     try:  # its own errors, the flush of what it wrote included
                         before = self._decide(session, conversation, stored, text, now)
                         session.flush()
@@ -257,14 +235,56 @@ class Gateway:
                         raise _DecidingFailed(exc) from exc
                     return _Received(stored, conversation, before)
             except IntegrityError:
-                if inbound.provider_sid is not None:
-                    first = self._duplicate(inbound.provider_sid, now, take_over=not failed)
-                    if first is not None and (first.duplicate or failed):
-                        return _Received(first, None, None)
-                    if first is not None:  # a retry took over a turn that died: decide it now
-                        return self._decide_taken_over(first, text, now)
+                sid = inbound.provider_sid
+                first = self._duplicate(sid, now) if sid else None
+                if first is not None and first.duplicate:
+                    return _Received(first, None, None)
+                if first is not None:  # a retry took over a turn that died: decide it now
+                    return self._decide_taken_over(first, text, now)
                 # else: another request opened this address's conversation first: use it
         raise RuntimeError("could not store the inbound message")
+
+    def _store_failed(self, inbound: Inbound, text: str, now: datetime) -> None:
+        """Deciding the turn raised, and its transaction took the message back: store the
+        message on its own, marked failed, so that a retry of its MessageSid redoes the turn."""
+        for _ in range(3):
+            try:
+                with self.sessions.begin() as session:
+                    self._insert_inbound(session, inbound, text, now, status="failed")
+                return
+            except IntegrityError:
+                sid = inbound.provider_sid
+                if sid and self._duplicate(sid, now, take_over=False) is not None:
+                    return  # a retry stored it in the meantime
+        raise RuntimeError("could not store the inbound message")
+
+    def _insert_inbound(
+        self,
+        session: Session,
+        inbound: Inbound,
+        text: str,
+        now: datetime,
+        *,
+        status: str = "received",
+    ) -> tuple[Conversation, Outcome]:
+        """The message, in its address's open conversation (a new one when there is none),
+        flushed: it has its id. Raises IntegrityError for a MessageSid already stored."""
+        conversation = self._conversation(session, inbound, now)
+        message = Message(
+            conversation_id=conversation.id,
+            direction="in",
+            sender="debtor",
+            channel=inbound.channel,
+            text=text,
+            provider_sid=inbound.provider_sid,
+            status=status,
+            created_at=now,
+            status_updated_at=now,
+        )
+        session.add(message)
+        conversation.last_message_at = now
+        session.flush()
+        return conversation, Outcome(conversation_id=conversation.id, message_id=message.id)
 
     def _decide_taken_over(self, stored: Outcome, text: str, now: datetime) -> _Received:
         try:
@@ -375,7 +395,7 @@ class Gateway:
         account = account_for_phone(session, inbound.address) if inbound.channel == "sms" else None
         # A closed (or idle) conversation is never reopened: a new id, a new Rasa tracker. The
         # insert races on purpose: the partial unique index lets one of two concurrent first
-        # messages create it, and the other retries and finds it (see _store_inbound).
+        # messages create it, and the other retries and finds it (see _receive).
         new_id = inbound.conversation_id if found is None else None
         conversation = Conversation(
             id=new_id or new_conversation_id(),

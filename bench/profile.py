@@ -96,8 +96,9 @@ def summarize(files: list[Path]) -> ProfileSummary:
 #: What a gateway turn is made of, as parts of its stack (matched on the function name).
 PARTS = {
     "signature check (twilio RequestValidator)": "validate (twilio/request_validator.py)",
-    "rate limits (flask-limiter)": "(flask_limiter/",
-    "store the inbound message and decide its turn (_store_inbound)": "._store_inbound (",
+    "SMS rate limits (AppLimits.check_sms)": "check_sms (bot/web/limits.py)",
+    "other rate limits (flask-limiter, every request)": "(flask_limiter/",
+    "store the inbound message and decide its turn (_receive)": "._receive (",
     "keywords, safety net, routing (_route)": "._route (",
     "safety net (spaCy matcher)": "check (bot/gateway/safety.py)",
     "contact rules (consent.conversation_decision)": "conversation_decision (bot/services/",

@@ -107,6 +107,16 @@ def test_sms_over_the_per_ip_limit_is_refused_other_addresses_pass(limited) -> N
     assert sms(client, frm="+12065559999", ip="10.0.0.8").status_code == 200
 
 
+def test_limits_switched_off_leave_sms_and_chat_alone(limited) -> None:  # type: ignore[no-untyped-def]
+    app = limited(sms_per_phone="1/minute", chat_per_ip="1/minute")
+    app.extensions["rate_limits"].limiter.enabled = False  # RATELIMIT_ENABLED=False
+    client = browser(app)
+    for _ in range(3):
+        assert sms(client).status_code == 200
+        assert say(client).status_code != 429
+    assert inbound_count(app) == 6  # three texts and three chat messages, all stored
+
+
 def test_signature_is_checked_before_any_sms_is_counted(limited) -> None:  # type: ignore[no-untyped-def]
     app = limited(sms_per_phone="3/minute", sms_per_ip="5/minute")
     client = app.test_client()

@@ -379,6 +379,40 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def conversation_latencies(*phases: Phase) -> list[list[float]]:
+    """The answered turns' latencies, one list per conversation."""
+    return [[t.latency for t in c.turns if t.ok] for phase in phases for c in phase.conversations]
+
+
+def ratio_interval(
+    numerator: list[list[float]],
+    denominator: list[list[float]],
+    *,
+    q: float = 95,
+    iterations: int = 2000,
+    level: float = 90,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """How far the ratio of two paths' q-th percentiles could move by chance: a bootstrap
+    over conversations (each a list of turn latencies; a person's turns go together, so the
+    slow ones of one conversation are not counted as independent). The `level`% interval
+    of the ratio. It does not cover a slow stretch of the machine that fell on one path's
+    rounds: the rounds alternate to spread that."""
+    rng = random.Random(seed)
+
+    def resampled(conversations: list[list[float]]) -> float:
+        drawn = rng.choices(conversations, k=len(conversations))
+        return percentile([x for turns in drawn for x in turns], q)
+
+    numerator = [c for c in numerator if c]
+    denominator = [c for c in denominator if c]
+    if not numerator or not denominator:
+        return float("nan"), float("nan")
+    ratios = sorted(resampled(numerator) / resampled(denominator) for _ in range(iterations))
+    tail = (100 - level) / 2
+    return percentile(ratios, tail), percentile(ratios, 100 - tail)
+
+
 @dataclass(frozen=True)
 class Summary:
     path: str

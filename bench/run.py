@@ -376,8 +376,14 @@ def main(argv: list[str] | None = None) -> int:
                         for problem in ledger.problems[:5]:
                             say(f"    {problem}")
                 run["ratio_p95"] = run["gateway"]["p95"] / run["rasa"]["p95"]
+                run["ratio_p95_interval"] = load.ratio_interval(
+                    load.conversation_latencies(*phases["gateway"]),
+                    load.conversation_latencies(*phases["rasa"]),
+                )
                 run["load_average_after"] = os.getloadavg()[0]
-                say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f}")
+                lo, hi = run["ratio_p95_interval"]
+                say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f} "
+                    f"(90% of resamples {lo:.2f}-{hi:.2f})")  # fmt: skip
                 results["runs"].append(run)
 
             if args.profile:

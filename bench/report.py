@@ -163,7 +163,9 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"Targets: the gateway's p95 at most {TARGET_RATIO} x Rasa's; under 300 ms at N=20. "
         'A p95 of a few hundred turns moves from run to run: "90% of resamples" is where '
         "the ratio fell in 90% of 2,000 bootstrap resamples of this run's conversations "
-        "(both paths redrawn). An interval that straddles 1.25 means this run cannot tell.",
+        "(both paths redrawn). An interval that straddles 1.25 means this run cannot tell. "
+        "It does not cover a slow stretch of the shared machine during one path's rounds: "
+        "only repeated runs show that.",
         "",
         *ratio_table(r["runs"]),
         "",

@@ -379,6 +379,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+#: The bootstrap behind each ratio's interval: how many resamples, and the share they span.
+RESAMPLES = 2000
+INTERVAL_LEVEL = 90
+
+
 def conversation_latencies(*phases: Phase) -> list[list[float]]:
     """The answered turns' latencies, one list per conversation."""
     return [[t.latency for t in c.turns if t.ok] for phase in phases for c in phase.conversations]
@@ -389,8 +394,8 @@ def ratio_interval(
     denominator: list[list[float]],
     *,
     q: float = 95,
-    iterations: int = 2000,
-    level: float = 90,
+    iterations: int = RESAMPLES,
+    level: float = INTERVAL_LEVEL,
     seed: int = 0,
 ) -> tuple[float, float]:
     """How far the ratio of two paths' q-th percentiles could move by chance: a bootstrap

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bench.load import INTERVAL_LEVEL, RESAMPLES
+
 NOTES_BEGIN, NOTES_END = "<!-- BEGIN NOTES (kept across runs) -->", "<!-- END NOTES -->"
 TARGET_RATIO = 1.25
 TARGET_P95_AT_20 = 0.300
@@ -54,19 +56,25 @@ def latency_table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def interval(run: dict[str, Any]) -> str:
+    """The run's bootstrap interval of its p95 ratio, as "lo-hi" ("nan-nan" when none)."""
+    lo, hi = run.get("ratio_p95_interval") or (math.nan, math.nan)
+    return f"{lo:.2f}-{hi:.2f}"
+
+
 def ratio_table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| N | gateway p95 ms | Rasa p95 ms | ratio | 90% of resamples | ratio <= 1.25 "
+        f"| N | gateway p95 ms | Rasa p95 ms | ratio | {INTERVAL_LEVEL}% of resamples "
+        "| ratio <= 1.25 "
         "| gateway p95 < 300 ms | load avg (before, after) |",
         "|---:|---:|---:|---:|---|---|---|---|",
     ]
     for run in runs:
         ratio = run["ratio_p95"]
         p95 = run["gateway"]["p95"]
-        lo, hi = run.get("ratio_p95_interval") or (math.nan, math.nan)
         lines.append(
             f"| {_n(run)} | {ms(p95)} | {ms(run['rasa']['p95'])} | {ratio:.2f} "
-            f"| {lo:.2f}-{hi:.2f} | {'yes' if ratio <= TARGET_RATIO else 'NO'} "
+            f"| {interval(run)} | {'yes' if ratio <= TARGET_RATIO else 'NO'} "
             f"| {'yes' if p95 < TARGET_P95_AT_20 else 'no'} "
             f"| {run['load_average']:.2f}, {run['load_average_after']:.2f} |"
         )
@@ -161,8 +169,9 @@ def write(path: Path, r: dict[str, Any]) -> None:
         "## Gateway over Rasa alone (p95)",
         "",
         f"Targets: the gateway's p95 at most {TARGET_RATIO} x Rasa's; under 300 ms at N=20. "
-        'A p95 of a few hundred turns moves from run to run: "90% of resamples" is where '
-        "the ratio fell in 90% of 2,000 bootstrap resamples of this run's conversations "
+        f'A p95 of a few hundred turns moves from run to run: "{INTERVAL_LEVEL}% of '
+        f'resamples" is where the ratio fell in {INTERVAL_LEVEL}% of {RESAMPLES:,} bootstrap '
+        "resamples of this run's conversations "
         "(both paths redrawn). An interval that straddles 1.25 means this run cannot tell. "
         "It does not cover a slow stretch of the shared machine during one path's rounds: "
         "only repeated runs show that.",
@@ -307,7 +316,7 @@ def console_summary(r: dict[str, Any]) -> str:
         g = run["ledger"]
         out.append(
             f"       gateway/Rasa p95 {run['ratio_p95']:.2f} "
-            f"({'-'.join(f'{x:.2f}' for x in run.get('ratio_p95_interval') or ())}); exactly-once "
+            f"({interval(run)}); exactly-once "
             f"{'clean' if g['clean'] else 'NOT CLEAN'} ({g['sent']} sent, {g['inbound_rows']} "
             f"stored, {g['missing']} missing, {g['duplicated']} duplicated)"
         )

@@ -381,9 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                     load.conversation_latencies(*phases["rasa"]),
                 )
                 run["load_average_after"] = os.getloadavg()[0]
-                lo, hi = run["ratio_p95_interval"]
                 say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f} "
-                    f"(90% of resamples {lo:.2f}-{hi:.2f})")  # fmt: skip
+                    f"({load.INTERVAL_LEVEL}% of resamples {report.interval(run)})")  # fmt: skip
                 results["runs"].append(run)
 
             if args.profile:

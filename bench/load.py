@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from bot.gateway.rasa_client import pick_instance
+
 DEMO_PLACEMENT = Path(__file__).resolve().parents[1] / "demo" / "placement.csv"
 AREA_CODES = ("206", "312", "404", "212", "617", "415", "303", "512", "602", "503")
 STATES = {
@@ -223,22 +225,29 @@ class GatewayClient:
 
 
 class RasaRestClient:
-    """Rasa's REST channel, as the gateway calls it, with the same metadata."""
+    """Rasa's REST channel, as the gateway calls it, with the same metadata. With several
+    instances, each conversation goes to the one the gateway would pick for it."""
 
     path = "rasa"
 
-    def __init__(self, base_url: str) -> None:
-        _loopback(base_url)
-        self.url = base_url.rstrip("/") + "/webhooks/rest/webhook"
+    def __init__(self, base_urls: str | tuple[str, ...]) -> None:
+        self.base_urls = (base_urls,) if isinstance(base_urls, str) else tuple(base_urls)
+        for url in self.base_urls:
+            _loopback(url)
 
     def sender(self, persona: Persona) -> str:
         return "bench-" + uuid.uuid4().hex[:20]
 
+    def url_for(self, sender: str) -> str:
+        base = pick_instance(self.base_urls, sender)
+        return base.rstrip("/") + "/webhooks/rest/webhook"
+
     async def post(
         self, http: aiohttp.ClientSession, payload: dict[str, object], timeout: float
     ) -> tuple[int, list[str]]:
+        url = self.url_for(str(payload["sender"]))
         async with http.post(
-            self.url, json=payload, timeout=aiohttp.ClientTimeout(total=timeout)
+            url, json=payload, timeout=aiohttp.ClientTimeout(total=timeout)
         ) as response:
             if response.status != 200:
                 return response.status, []

@@ -130,6 +130,17 @@ def _longer(r: dict[str, Any]) -> str:
     return f" ({each}: about {turns} turns a path)" if turns else f" ({each})"
 
 
+def _rasa_setup(s: dict[str, Any]) -> str:
+    count = s.get("rasa_instances", 1)
+    if count == 1:
+        return "one Rasa server (1 worker)"
+    return (
+        f"{count} Rasa servers (1 worker each; one model, one tracker store, lock store "
+        f"{s.get('lock_store', 'memory')}), each conversation on one of them by the gateway's "
+        f"rendezvous hash of its id, on both paths alike (the shape deploy/ runs)"
+    )
+
+
 def write(path: Path, r: dict[str, Any]) -> None:
     m, s = r["machine"], r["settings"]
     lines = [
@@ -144,7 +155,7 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"- **Python**: app {m['app_python']}; Rasa {m['rasa']} on Python {m['rasa_python']}",
         f"- **Load average** (1 min): {r['load_average']['before']} before the run, "
         f"{r['load_average'].get('after', '-')} at its end (other jobs share these 2 cores)",
-        f"- **Set-up**: one Rasa server (1 worker), one action server, the webhook app under "
+        f"- **Set-up**: {_rasa_setup(s)}, one action server, the webhook app under "
         f"gunicorn {s['gunicorn']}; app database {s['database']}, tracker store "
         f"{s['tracker_store']}, rate-limit counts {s.get('rate_limits', 'memory')}, all on "
         f"loopback",
@@ -201,7 +212,11 @@ def write(path: Path, r: dict[str, Any]) -> None:
         lines += ["Problems seen:", "", *[f"- `{p}`" for p in problems[:20]], ""]
     cold = r.get("cold_start", {})
     mem = r.get("memory", {})
-    names = {"actions": "action server", "rasa": "Rasa server", "gateway": "webhook app (gunicorn)"}
+    names = {
+        "actions": "action server",
+        "rasa": "Rasa server" + ("s (all)" if r["settings"].get("rasa_instances", 1) > 1 else ""),
+        "gateway": "webhook app (gunicorn)",
+    }
     lines += [
         "## Cold start and memory",
         "",

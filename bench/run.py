@@ -5,7 +5,13 @@ same arrival rate, and checks the app database for exactly-once after each gatew
 Also measures cold starts, memory, optionally training time and a py-spy profile of the
 gateway; writes bench/RESULTS.md (and the raw numbers as JSON under var/bench/).
 
+By default it runs the shape deploy/ describes, on this one machine: two Rasa servers (each
+conversation on one, by the gateway's hash; the Rasa path routes the same way), the app
+database and the tracker store on the local PostgreSQL and Redis for locks and rate limits
+when they answer. `--rasa-instances 1 --stores sqlite` is the one-machine shape of `make run`.
+
     .venv/bin/python -m bench.run [--concurrency 1,5,20,50] [--seconds 40] [--train] [--profile]
+                                  [--rasa-instances 2]
 """
 
 from __future__ import annotations
@@ -49,22 +55,30 @@ class Memory:
 class Sampler(threading.Thread):
     """Resident memory of each process (with its children) every half second: the peak."""
 
-    def __init__(self, procs: list[Proc], memory: Memory) -> None:
+    def __init__(self, roles: dict[str, list[Proc]], memory: Memory) -> None:
         super().__init__(daemon=True)
-        self.procs, self.memory = procs, memory
+        self.roles, self.memory = roles, memory
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(0.5):
-            for proc in self.procs:
-                own, children = rss_bytes(proc.pid)
-                total = own + sum(children)
-                self.memory.peak[proc.name] = max(self.memory.peak.get(proc.name, 0), total)
-                if proc.name == "gateway":
-                    for pid in child_pids(proc.pid):
+            for role, procs in self.roles.items():
+                total = resident(procs)
+                self.memory.peak[role] = max(self.memory.peak.get(role, 0), total)
+                if role == "gateway":
+                    for pid in child_pids(procs[0].pid):
                         rss, _ = rss_bytes(pid)
                         peak = self.memory.workers_peak
                         peak[pid] = max(peak.get(pid, 0), rss)
+
+
+def resident(procs: list[Proc]) -> int:
+    """Resident memory of these processes and their children (gunicorn's workers), in all."""
+    return sum(own + sum(children) for own, children in (rss_bytes(p.pid) for p in procs))
+
+
+def cpu_by_role(roles: dict[str, list[Proc]]) -> dict[str, float]:
+    return {role: sum(cpu_seconds(p.pid) for p in procs) for role, procs in roles.items()}
 
 
 def machine() -> dict[str, Any]:
@@ -130,10 +144,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument("--think", default="1.5,4.5", help="seconds between a person's messages")
     p.add_argument("--retry-rate", type=float, default=0.05, help="share of SMS Twilio resends")
+    p.add_argument(
+        "--rasa-instances", type=int, default=2,
+        help="Rasa servers, as deploy/ runs them: each conversation on one (the gateway's "
+        "rendezvous hash; the Rasa path routes alike), one tracker store, the local Redis as "
+        "lock store when it answers. One Rasa server answers on one core",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
-    p.add_argument("--database-url", help="app database (default: a fresh SQLite file)")
-    p.add_argument("--tracker-store-url", help="Rasa tracker store (default: fresh SQLite)")
+    p.add_argument(
+        "--stores", choices=("auto", "sqlite", "postgresql"), default="auto",
+        help="the app database and Rasa's tracker store: fresh SQLite files (one machine), or "
+        "fresh databases bench_app and bench_tracker on the local PostgreSQL (as deploy/ "
+        "runs them); 'auto': PostgreSQL when it answers at 127.0.0.1:5432",
+    )  # fmt: skip
+    p.add_argument("--database-url", help="app database (instead of --stores)")
+    p.add_argument("--tracker-store-url", help="Rasa tracker store (instead of --stores)")
     p.add_argument(
         "--rate-limit-storage-url", default="auto",
         help="the gateway's RATE_LIMIT_STORAGE_URL: 'auto' (the local Redis, as deploy/ sets "
@@ -167,6 +193,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/15"
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+LOCAL_REDIS_LOCKS = "redis://127.0.0.1:6379/14"  # Rasa's lock store, with several instances
+
+
+def fresh_redis(url: str) -> bool:
+    """Whether the local Redis answers at `url`; if so, that database is emptied (counts and
+    locks of an earlier run, whose bench phones and conversations come again, start at zero)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        client.ping()
+        client.flushdb()
+    except redis.RedisError:
+        return False
+    return True
+
+
+def fresh_postgres(*names: str) -> bool:
+    """Whether the local PostgreSQL answers; if so, these databases are created anew."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            f"{LOCAL_POSTGRES}/postgres", autocommit=True, connect_timeout=3
+        ) as conn:
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return False
+    return True
+
+
+def store_urls(args: argparse.Namespace, work: Path) -> tuple[str, str]:
+    """The app database's and the tracker store's URLs for --stores (or as given)."""
+    postgres = False
+    if args.stores != "sqlite" and not (args.database_url and args.tracker_store_url):
+        postgres = fresh_postgres("bench_app", "bench_tracker")
+        if not postgres and args.stores == "postgresql":
+            raise SystemExit(f"--stores postgresql: no PostgreSQL answers at {LOCAL_POSTGRES}")
+    if postgres:
+        app = LOCAL_POSTGRES.replace("postgresql://", "postgresql+psycopg://") + "/bench_app"
+        tracker = f"{LOCAL_POSTGRES}/bench_tracker"
+    else:
+        app, tracker = f"sqlite:///{work / 'app.db'}", f"sqlite:///{work / 'tracker.db'}"
+    return args.database_url or app, args.tracker_store_url or tracker
 
 
 def rate_limit_storage(choice: str) -> str | None:
@@ -175,15 +248,7 @@ def rate_limit_storage(choice: str) -> str | None:
         return None
     if choice != "auto":
         return choice
-    import redis
-
-    try:
-        client = redis.Redis.from_url(LOCAL_REDIS, socket_timeout=2)
-        client.ping()
-        client.flushdb()  # counts of an earlier run (the same bench phones) start at zero
-    except redis.RedisError:
-        return None
-    return LOCAL_REDIS
+    return LOCAL_REDIS if fresh_redis(LOCAL_REDIS) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,9 +270,13 @@ def main(argv: list[str] | None = None) -> int:
 
     stamp = started_at.strftime("%Y%m%d-%H%M%S")
     work = ROOT / "var" / "bench" / stamp
-    database_url = args.database_url or f"sqlite:///{work / 'app.db'}"
-    tracker_url = args.tracker_store_url or f"sqlite:///{work / 'tracker.db'}"
+    database_url, tracker_url = store_urls(args, work)
     limits_url = rate_limit_storage(args.rate_limit_storage_url)
+    # Each conversation stays on one instance, so without Redis Rasa's in-memory lock store
+    # (one per instance) still serializes each conversation's messages.
+    lock_url = (
+        LOCAL_REDIS_LOCKS if args.rasa_instances > 1 and fresh_redis(LOCAL_REDIS_LOCKS) else None
+    )
     results: dict[str, Any] = {
         "label": args.label,
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -224,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             "database": database_url.split("://")[0],
             "pipeline": str(args.pipeline) if args.pipeline else "bot/gateway/pipeline.py",
             "tracker_store": tracker_url.split("://")[0],
+            "rasa_instances": args.rasa_instances,
+            "lock_store": lock_url or "memory (each instance its own)",
             "rate_limits": limits_url or "memory (each worker its own)",
         },
         "load_average": {"before": round(load_before, 2)},
@@ -251,15 +322,25 @@ def main(argv: list[str] | None = None) -> int:
         stack.flask("accounts", "import", str(work / "placement.csv"))
         pool = iter(personas)
 
-        say("starting the action server and Rasa (Rasa takes about 40-90 s)")
+        say(f"starting the action server and {args.rasa_instances} Rasa server(s) "
+            f"(Rasa takes about 40-90 s)")  # fmt: skip
         actions = stack.start_actions()
         action_url = actions.ready_url.rsplit("/", 1)[0]
-        rasa = stack.start_rasa("rasa", action_url=action_url, tracker_store_url=tracker_url)
-        rasa_url = rasa.ready_url.rsplit("/", 1)[0]
-        stack.wait_ready([actions, rasa])
-        say(f"action server ready in {actions.ready_after:.1f} s, Rasa in {rasa.ready_after:.1f} s")
+        rasas = [
+            stack.start_rasa(
+                f"rasa-{i}",
+                action_url=action_url,
+                tracker_store_url=tracker_url,
+                lock_store_url=lock_url,
+            )
+            for i in range(1, args.rasa_instances + 1)
+        ]
+        rasa_urls = tuple(r.ready_url.rsplit("/", 1)[0] for r in rasas)
+        stack.wait_ready([actions, *rasas])
+        rasa_ready = max(r.ready_after or 0.0 for r in rasas)
+        say(f"action server ready in {actions.ready_after:.1f} s, Rasa in {rasa_ready:.1f} s")
         gateway_env = {
-            "RASA_URL": rasa_url,
+            "RASA_URL": ",".join(rasa_urls),
             "ACTION_SERVER_URL": action_url,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         }
@@ -276,13 +357,17 @@ def main(argv: list[str] | None = None) -> int:
         gateway_url = gateway.ready_url.rsplit("/", 1)[0]
         stack.wait_ready([gateway])
         say(f"gateway (gunicorn) ready in {gateway.ready_after:.1f} s at {gateway_url}")
-        results["cold_start"] = {
-            p.name: {"seconds": round(p.ready_after or 0, 2), "url": p.ready_url.split("/", 3)[3]}
-            for p in (actions, rasa, gateway)
+        roles = {"actions": [actions], "rasa": rasas, "gateway": [gateway]}
+        results["cold_start"] = {  # the last of a role's processes to answer
+            role: {
+                "seconds": round(max(p.ready_after or 0 for p in procs), 2),
+                "url": procs[0].ready_url.split("/", 3)[3],
+            }
+            for role, procs in roles.items()
         }
 
         gw_client = load.GatewayClient(gateway_url, AUTH_TOKEN)
-        rasa_client = load.RasaRestClient(rasa_url)
+        rasa_client = load.RasaRestClient(rasa_urls)
         memory = Memory()
 
         say("warming up: 4 conversations per path (first predictions, spaCy, connections)")
@@ -294,12 +379,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         time.sleep(3)
-        for proc in (actions, rasa, gateway):
-            own, children = rss_bytes(proc.pid)
-            memory.idle[proc.name] = own + sum(children)
-            if proc.name == "gateway":
-                memory.workers_idle = children
-        sampler = Sampler([actions, rasa, gateway], memory)
+        for role, procs in roles.items():
+            memory.idle[role] = resident(procs)
+        memory.workers_idle = rss_bytes(gateway.pid)[1]
+        sampler = Sampler(roles, memory)
         sampler.start()
 
         def progress(phase: load.Phase) -> None:
@@ -335,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                         say(f"N={label}: {n} conversations at once to {client.path} for "
                             f"{seconds / args.rounds:.0f} s "
                             f"(round {round_no + 1} of {args.rounds})")  # fmt: skip
-                        before = {p.name: cpu_seconds(p.pid) for p in (actions, rasa, gateway)}
+                        before = cpu_by_role(roles)
                         phase = asyncio.run(
                             load.run_phase(
                                 client, pool, concurrency=n, seconds=seconds / args.rounds,
@@ -344,10 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )  # fmt: skip
                         used = cpu[client.path]
-                        for p in (actions, rasa, gateway):
-                            used[p.name] = (
-                                used.get(p.name, 0.0) + cpu_seconds(p.pid) - before[p.name]
-                            )
+                        for role, spent in cpu_by_role(roles).items():
+                            used[role] = used.get(role, 0.0) + spent - before[role]
                         phases[client.path].append(phase)
                 for client in (rasa_client, gw_client):
                     summary = load.Summary.of(*phases[client.path])
@@ -387,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.profile:
                 results["profile"] = profile_gateway(
-                    gateway, rasa, actions, gw_client, pool, args, (think_lo, think_hi), work
+                    gateway, rasas, actions, gw_client, pool, args, (think_lo, think_hi), work
                 )
         finally:
             sampler.stopped.set()
@@ -441,7 +522,7 @@ def _take(pool: Any, n: int) -> list[load.Persona]:
 
 def profile_gateway(
     gateway: Proc,
-    rasa: Proc,
+    rasas: list[Proc],
     actions: Proc,
     client: load.GatewayClient,
     pool: Any,
@@ -456,9 +537,9 @@ def profile_gateway(
     say(f"profiling the gateway at N={args.profile_n} with py-spy (workers {workers})")
     spies = profile.record(workers, args.seconds + 5, out_dir)
     # Rasa and the action server too, for where a turn's time goes besides the gateway
-    others = {"rasa": rasa.pid, "actions": actions.pid}
-    for name, pid in others.items():
-        spies += profile.record([pid], args.seconds + 5, out_dir / name, subprocesses=True)
+    others = {"rasa": [r.pid for r in rasas], "actions": [actions.pid]}
+    for name, pids in others.items():
+        spies += profile.record(pids, args.seconds + 5, out_dir / name, subprocesses=True)
     phase = asyncio.run(
         load.run_phase(client, pool, concurrency=args.profile_n, seconds=args.seconds,
                        think=think, seed=99)

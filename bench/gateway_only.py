@@ -134,7 +134,7 @@ def measure(
             w.join()
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
-    if profiler is not None:
+    if profiler is not None and profile is not None:
         profiler.stop()
         profile.write_text(profiler.output_html())
         print(profiler.output_text(unicode=False, color=False, show_all=False)[:20000])

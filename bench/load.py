@@ -102,7 +102,8 @@ def write_placement(path: Path, count: int, *, seed: int = 7, prefix: str = "BEN
     from bot.services.verification import normalize_phone
 
     rng = random.Random(seed)
-    rows, n = [], 0
+    rows: list[dict[str, str]] = []
+    n = 0
     while len(rows) < count:
         area = AREA_CODES[n % len(AREA_CODES)]
         phone = normalize_phone(f"+1{area}555{1000 + n // len(AREA_CODES):04d}")
@@ -300,7 +301,7 @@ async def _converse(
                 turn.sid = form["MessageSid"]
                 turn.status, turn.bodies = await client.post(http, form, timeout)
             else:
-                payload = {
+                payload: dict[str, object] = {
                     "sender": sender,
                     "message": text,
                     "metadata": {"channel": "sms", "address": persona.phone},

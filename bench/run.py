@@ -5,10 +5,11 @@ same arrival rate, and checks the app database for exactly-once after each gatew
 Also measures cold starts, memory, optionally training time and a py-spy profile of the
 gateway; writes bench/RESULTS.md (and the raw numbers as JSON under var/bench/).
 
-By default it runs the shape deploy/ describes, on this one machine: two Rasa servers (each
+By default it runs the one-machine shape of `make run`: one Rasa server, SQLite files (and
+the local Redis for the gateway's rate-limit counts when it answers). `--rasa-instances 2
+--stores auto` runs the shape deploy/ describes on this machine: two Rasa servers (each
 conversation on one, by the gateway's hash; the Rasa path routes the same way), the app
-database and the tracker store on the local PostgreSQL and Redis for locks and rate limits
-when they answer. `--rasa-instances 1 --stores sqlite` is the one-machine shape of `make run`.
+database and the tracker store on the local PostgreSQL, Redis as Rasa's lock store.
 
     .venv/bin/python -m bench.run [--concurrency 1,5,20,50] [--seconds 40] [--train] [--profile]
                                   [--rasa-instances 2]
@@ -145,7 +146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--think", default="1.5,4.5", help="seconds between a person's messages")
     p.add_argument("--retry-rate", type=float, default=0.05, help="share of SMS Twilio resends")
     p.add_argument(
-        "--rasa-instances", type=int, default=2,
+        "--rasa-instances", type=int, default=1,
         help="Rasa servers, as deploy/ runs them: each conversation on one (the gateway's "
         "rendezvous hash; the Rasa path routes alike), one tracker store, the local Redis as "
         "lock store when it answers. One Rasa server answers on one core",
@@ -153,7 +154,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     p.add_argument(
-        "--stores", choices=("auto", "sqlite", "postgresql"), default="auto",
+        "--stores", choices=("sqlite", "postgresql", "auto"), default="sqlite",
         help="the app database and Rasa's tracker store: fresh SQLite files (one machine), or "
         "fresh databases bench_app and bench_tracker on the local PostgreSQL (as deploy/ "
         "runs them); 'auto': PostgreSQL when it answers at 127.0.0.1:5432",

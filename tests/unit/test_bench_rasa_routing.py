@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import pytest
@@ -58,9 +59,15 @@ async def _routes(instances: int, senders: list[str], messages: int) -> dict[str
     return reached
 
 
+def _run(instances: int, senders: list[str], messages: int) -> dict[str, set[str]]:
+    """In a thread of its own: the browser tests leave an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _routes(instances, senders, messages)).result()
+
+
 def test_each_conversation_stays_on_the_instance_the_gateway_picks() -> None:
     senders = [f"bench-{i:04d}" for i in range(40)]
-    reached = asyncio.run(_routes(2, senders, messages=3))
+    reached = _run(2, senders, messages=3)
 
     assert set(reached) == set(senders)
     assert all(len(where) == 1 for where in reached.values())
@@ -72,7 +79,7 @@ def test_each_conversation_stays_on_the_instance_the_gateway_picks() -> None:
 
 
 def test_one_instance_takes_every_conversation() -> None:
-    reached = asyncio.run(_routes(1, ["bench-a", "bench-b"], messages=2))
+    reached = _run(1, ["bench-a", "bench-b"], messages=2)
 
     assert len({url for where in reached.values() for url in where}) == 1
 

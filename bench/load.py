@@ -231,8 +231,8 @@ class RasaRestClient:
 
     path = "rasa"
 
-    def __init__(self, base_urls: str | tuple[str, ...]) -> None:
-        self.base_urls = (base_urls,) if isinstance(base_urls, str) else tuple(base_urls)
+    def __init__(self, base_urls: tuple[str, ...]) -> None:
+        self.base_urls = base_urls
         for url in self.base_urls:
             _loopback(url)
 

@@ -214,7 +214,7 @@ def write(path: Path, r: dict[str, Any]) -> None:
     mem = r.get("memory", {})
     names = {
         "actions": "action server",
-        "rasa": "Rasa server" + ("s (all)" if r["settings"].get("rasa_instances", 1) > 1 else ""),
+        "rasa": "Rasa server" + ("s (all)" if s.get("rasa_instances", 1) > 1 else ""),
         "gateway": "webhook app (gunicorn)",
     }
     lines += [

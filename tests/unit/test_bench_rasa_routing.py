@@ -23,16 +23,16 @@ async def _routes(instances: int, senders: list[str], messages: int) -> dict[str
     reached: dict[str, set[str]] = defaultdict(set)
     runners: list[web.AppRunner] = []
     urls: list[str] = []
+
+    def handler_for(index: int):  # type: ignore[no-untyped-def]
+        async def webhook(request: web.Request) -> web.Response:
+            body = await request.json()
+            reached[body["sender"]].add(urls[index])
+            return web.json_response([{"recipient_id": body["sender"], "text": "ok"}])
+
+        return webhook
+
     for _ in range(instances):
-
-        def handler_for(index: int):  # type: ignore[no-untyped-def]
-            async def webhook(request: web.Request) -> web.Response:
-                body = await request.json()
-                reached[body["sender"]].add(urls[index])
-                return web.json_response([{"recipient_id": body["sender"], "text": "ok"}])
-
-            return webhook
-
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", handler_for(len(urls)))
         runner = web.AppRunner(app)
@@ -43,7 +43,7 @@ async def _routes(instances: int, senders: list[str], messages: int) -> dict[str
         urls.append(f"http://127.0.0.1:{port}")
         runners.append(runner)
     try:
-        client = RasaRestClient(tuple(urls) if instances > 1 else urls[0])
+        client = RasaRestClient(tuple(urls))
         async with aiohttp.ClientSession() as http:
             for turn in range(messages):
                 for sender in senders:

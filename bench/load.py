@@ -394,36 +394,52 @@ RESAMPLES = 2000
 INTERVAL_LEVEL = 90
 
 
-def conversation_latencies(*phases: Phase) -> list[list[float]]:
-    """The answered turns' latencies, one list per conversation."""
-    return [[t.latency for t in c.turns if t.ok] for phase in phases for c in phase.conversations]
+Round = list[list[float]]  # one round of one path: a list per conversation of its latencies
+
+
+def round_latencies(*phases: Phase) -> list[Round]:
+    """Each phase's (round's) answered turns' latencies, one list per conversation."""
+    return [[[t.latency for t in c.turns if t.ok] for c in phase.conversations] for phase in phases]
 
 
 def ratio_interval(
-    numerator: list[list[float]],
-    denominator: list[list[float]],
+    numerator: list[Round],
+    denominator: list[Round],
     *,
     q: float = 95,
     iterations: int = RESAMPLES,
     level: float = INTERVAL_LEVEL,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """How far the ratio of two paths' q-th percentiles could move by chance: a bootstrap
-    over conversations (each a list of turn latencies; a person's turns go together, so the
-    slow ones of one conversation are not counted as independent). The `level`% interval
-    of the ratio. It does not cover a slow stretch of the machine that fell on one path's
-    rounds: the rounds alternate to spread that."""
+    """How far the ratio of two paths' q-th percentiles could move by chance: the `level`%
+    interval of a bootstrap in two stages. First the rounds: round k of both paths ran the
+    same scripts side by side, so they are drawn together, and a slow stretch of the machine
+    during some rounds, or a burst that slowed everyone in a round, counts as one draw, not as
+    dozens of independent slow turns. Then, within each drawn round, its conversations (a
+    person's turns go together). With one round it is a bootstrap over conversations."""
     rng = random.Random(seed)
-
-    def resampled(conversations: list[list[float]]) -> float:
-        drawn = rng.choices(conversations, k=len(conversations))
-        return percentile([x for turns in drawn for x in turns], q)
-
-    numerator = [c for c in numerator if c]
-    denominator = [c for c in denominator if c]
-    if not numerator or not denominator:
+    pairs = [
+        ([c for c in top if c], [c for c in bottom if c])
+        for top, bottom in zip(numerator, denominator, strict=True)
+    ]
+    pairs = [(top, bottom) for top, bottom in pairs if top and bottom]
+    if not pairs:
         return float("nan"), float("nan")
-    ratios = sorted(resampled(numerator) / resampled(denominator) for _ in range(iterations))
+
+    def p(conversations_by_round: list[Round]) -> float:
+        latencies = [
+            x
+            for conversations in conversations_by_round
+            for turns in rng.choices(conversations, k=len(conversations))
+            for x in turns
+        ]
+        return percentile(latencies, q)
+
+    ratios = []
+    for _ in range(iterations):
+        drawn = rng.choices(pairs, k=len(pairs))
+        ratios.append(p([top for top, _ in drawn]) / p([bottom for _, bottom in drawn]))
+    ratios.sort()
     tail = (100 - level) / 2
     return percentile(ratios, tail), percentile(ratios, 100 - tail)
 

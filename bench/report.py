@@ -182,10 +182,10 @@ def write(path: Path, r: dict[str, Any]) -> None:
         f"Targets: the gateway's p95 at most {TARGET_RATIO} x Rasa's; under 300 ms at N=20. "
         f'A p95 of a few hundred turns moves from run to run: "{INTERVAL_LEVEL}% of '
         f'resamples" is where the ratio fell in {INTERVAL_LEVEL}% of {RESAMPLES:,} bootstrap '
-        "resamples of this run's conversations "
-        "(both paths redrawn). An interval that straddles 1.25 means this run cannot tell. "
-        "It does not cover a slow stretch of the shared machine during one path's rounds: "
-        "only repeated runs show that.",
+        "resamples of this run: its rounds drawn in pairs (round k of both paths ran the same "
+        "scripts side by side, so a slow stretch of the shared machine or a burst counts "
+        "once), then each drawn round's conversations. An interval that straddles 1.25 means "
+        "this run cannot tell; with few rounds it is wide, and only repeated runs narrow it.",
         "",
         *ratio_table(r["runs"]),
         "",

@@ -132,11 +132,12 @@ def wait_quiet(limit: float, max_wait: float) -> float:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--concurrency", default="1,5,20,50", help="conversations at once, per run")
-    p.add_argument("--seconds", type=float, default=60, help="length of each run (per path)")
+    p.add_argument("--seconds", type=float, default=120, help="length of each run (per path)")
     p.add_argument(
-        "--rounds", type=int, default=4,
+        "--rounds", type=int, default=8,
         help="split each path's run into this many rounds, alternating with the other path's "
-        "(more rounds: a slow stretch of the shared machine falls on both paths more evenly)",
+        "(more rounds: a slow stretch of the shared machine falls on both paths more evenly, "
+        "and the ratio's interval, drawn by rounds, narrows)",
     )  # fmt: skip
     p.add_argument(
         "--min-turns", type=int, default=80,
@@ -459,8 +460,8 @@ def main(argv: list[str] | None = None) -> int:
                             say(f"    {problem}")
                 run["ratio_p95"] = run["gateway"]["p95"] / run["rasa"]["p95"]
                 run["ratio_p95_interval"] = load.ratio_interval(
-                    load.conversation_latencies(*phases["gateway"]),
-                    load.conversation_latencies(*phases["rasa"]),
+                    load.round_latencies(*phases["gateway"]),
+                    load.round_latencies(*phases["rasa"]),
                 )
                 run["load_average_after"] = os.getloadavg()[0]
                 say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f} "

@@ -83,22 +83,34 @@ def ratio_table(runs: list[dict[str, Any]]) -> list[str]:
 
 def cpu_table(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| N | path | webhook app (gunicorn) ms | Rasa ms | action server ms | all ms |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| N | path | webhook app (gunicorn) ms | Rasa ms | action server ms | all three ms "
+        "| load generator ms |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         for path in ("rasa", "gateway"):
             cpu = run[path].get("cpu_ms_per_turn")
             if not cpu:
                 continue
+            waited = run[path].get("core_wait_ms_per_turn") or {}
             label = "Rasa REST" if path == "rasa" else "gateway SMS"
-            parts = [cpu.get(name, 0.0) for name in ("gateway", "rasa", "actions")]
+            names = ("gateway", "rasa", "actions")
+            total = sum(cpu.get(name, 0.0) for name in names)
+            total_waited = sum(waited.get(name, 0.0) for name in names)
             lines.append(
                 f"| {_n(run)} | {label} | "
-                + " | ".join(f"{v:.1f}" for v in parts)
-                + f" | {sum(parts):.1f} |"
+                + " | ".join(_cpu_cell(cpu, waited, name) for name in names)
+                + (f" | {total:.1f} ({total_waited:.1f})" if waited else f" | {total:.1f}")
+                + f" | {_cpu_cell(cpu, waited, 'load') if 'load' in cpu else '-'} |"
             )
     return lines
+
+
+def _cpu_cell(cpu: dict[str, float], waited: dict[str, float], name: str) -> str:
+    """CPU ms a turn, and the ms its threads waited for a core (when measured)."""
+    if name not in waited:
+        return f"{cpu.get(name, 0.0):.1f}"
+    return f"{cpu.get(name, 0.0):.1f} ({waited[name]:.1f})"
 
 
 def ledger_table(runs: list[dict[str, Any]]) -> list[str]:
@@ -192,8 +204,11 @@ def write(path: Path, r: dict[str, Any]) -> None:
         "## CPU a turn, by process",
         "",
         "CPU time (user + system, from /proc) each process used during the path's rounds, "
-        "divided by the turns answered. On the Rasa path the gateway is idle: its column "
-        "there is its idle cost (health checks, timers).",
+        "divided by the turns answered; in brackets, how long its threads were ready to run "
+        "but waited for a core (/proc/<pid>/task/<tid>/schedstat), on the same scale. On the "
+        "Rasa path the gateway is idle: its column there is its idle cost (health checks, "
+        "timers). The load generator is this benchmark's own process (it sends the messages "
+        "and times the replies on the same two cores).",
         "",
         *cpu_table(r["runs"]),
         "",

@@ -36,7 +36,17 @@ from typing import Any
 
 from bench import ledger as ledger_mod
 from bench import load, profile, report
-from bench.stack import MODEL, RASA, ROOT, Proc, Stack, child_pids, cpu_seconds, rss_bytes
+from bench.stack import (
+    MODEL,
+    RASA,
+    ROOT,
+    Proc,
+    Stack,
+    child_pids,
+    core_wait_seconds,
+    cpu_seconds,
+    rss_bytes,
+)
 
 AUTH_TOKEN = "bench-twilio-auth-token"  # a known token: the harness signs like Twilio
 
@@ -78,8 +88,26 @@ def resident(procs: list[Proc]) -> int:
     return sum(own + sum(children) for own, children in (rss_bytes(p.pid) for p in procs))
 
 
-def cpu_by_role(roles: dict[str, list[Proc]]) -> dict[str, float]:
-    return {role: sum(cpu_seconds(p.pid) for p in procs) for role, procs in roles.items()}
+#: The benchmark's own process, the load generator: it shares the cores with the stack.
+LOAD = "load"
+
+
+def cpu_by_role(roles: dict[str, list[Proc]]) -> dict[str, tuple[float, float]]:
+    """For each process (and the load generator): CPU seconds so far, and seconds its
+    threads waited for a core."""
+    import psutil
+
+    own = psutil.Process().cpu_times()
+    return {
+        **{
+            role: (
+                sum(cpu_seconds(p.pid) for p in procs),
+                sum(core_wait_seconds(p.pid) for p in procs),
+            )
+            for role, procs in roles.items()
+        },
+        LOAD: (own.user + own.system, core_wait_seconds(os.getpid(), descendants=False)),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -411,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                 # Rounds alternate the paths (rasa, gateway, then gateway, rasa, ...): a drift in
                 # what else the machine does falls on both alike.
                 phases: dict[str, list[load.Phase]] = {"rasa": [], "gateway": []}
-                cpu: dict[str, dict[str, float]] = {"rasa": {}, "gateway": {}}
+                # per path and process: [CPU seconds, seconds waiting for a core]
+                cpu: dict[str, dict[str, list[float]]] = {"rasa": {}, "gateway": {}}
                 for round_no in range(args.rounds):
                     order = (
                         (rasa_client, gw_client) if round_no % 2 == 0 else (gw_client, rasa_client)
@@ -429,22 +458,30 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )  # fmt: skip
                         used = cpu[client.path]
-                        for role, spent in cpu_by_role(roles).items():
-                            used[role] = used.get(role, 0.0) + spent - before[role]
+                        for role, (spent, waited) in cpu_by_role(roles).items():
+                            sums = used.setdefault(role, [0.0, 0.0])
+                            sums[0] += spent - before[role][0]
+                            sums[1] += waited - before[role][1]
                         phases[client.path].append(phase)
                 for client in (rasa_client, gw_client):
                     summary = load.Summary.of(*phases[client.path])
                     run[client.path] = asdict(summary)
                     answered = max(summary.turns - summary.errors, 1)
                     run[client.path]["cpu_ms_per_turn"] = {
-                        name: 1000 * seconds / answered
-                        for name, seconds in cpu[client.path].items()
+                        name: 1000 * spent / answered
+                        for name, (spent, _) in cpu[client.path].items()
                     }
+                    run[client.path]["core_wait_ms_per_turn"] = {
+                        name: 1000 * waited / answered
+                        for name, (_, waited) in cpu[client.path].items()
+                    }
+                    waits = run[client.path]["core_wait_ms_per_turn"]
                     say(f"  {client.path}: {summary.turns} turns, {summary.errors} errors, "
                         f"p50 {summary.p50 * 1000:.0f} ms, p95 {summary.p95 * 1000:.0f} ms, "
                         f"p99 {summary.p99 * 1000:.0f} ms, {summary.throughput:.1f} turns/s; "
-                        f"{summary.verified}/{summary.conversations} verified; CPU a turn: "
-                        + ", ".join(f"{k} {v:.0f} ms"
+                        f"{summary.verified}/{summary.conversations} verified; CPU a turn "
+                        "(waiting for a core): "
+                        + ", ".join(f"{k} {v:.0f} ({waits[k]:.0f}) ms"
                                     for k, v in run[client.path]["cpu_ms_per_turn"].items())
                     )  # fmt: skip
                     if client is gw_client:

@@ -304,6 +304,25 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def core_wait_seconds(pid: int, *, descendants: bool = True) -> float:
+    """How long the threads of a process (and its living descendants) were ready to run but
+    waited for a core (Linux's /proc/<pid>/task/<tid>/schedstat, second field; 0 where the
+    kernel keeps no such figures). Threads that have ended are not counted."""
+    total_ns = 0
+    for proc in (pid, *(child_pids(pid) if descendants else ())):
+        try:
+            tids = os.listdir(f"/proc/{proc}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                fields = Path(f"/proc/{proc}/task/{tid}/schedstat").read_text().split()
+                total_ns += int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total_ns / 1e9
+
+
 def child_pids(pid: int) -> list[int]:
     import psutil
 

@@ -131,7 +131,7 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 
 # BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--concurrency 1,5 --seconds 20".
 .PHONY: bench
-bench: setup train $(VENV)/.bench-installed ## benchmarks: gateway vs Rasa latency, exactly-once, cold start, memory, training (writes bench/RESULTS.md; ~20 min)
+bench: setup train $(VENV)/.bench-installed ## benchmarks: gateway vs Rasa latency, exactly-once, cold start, memory, training (writes bench/RESULTS.md; about 30 min)
 	$(STEP) "benchmarks: the whole stack on loopback ports (bench/run.py $(BENCH_ARGS))"
 	@$(PY) -m bench.run --train --profile --wait-quiet 300 $(BENCH_ARGS)
 

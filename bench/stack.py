@@ -307,9 +307,10 @@ def cpu_seconds(pid: int) -> float:
 def core_wait_seconds(pid: int, *, descendants: bool = True) -> float:
     """How long the threads of a process (and its living descendants) were ready to run but
     waited for a core (Linux's /proc/<pid>/task/<tid>/schedstat, second field; 0 where the
-    kernel keeps no such figures). Threads that have ended are not counted."""
+    kernel keeps no such figures). Threads that have ended are not counted; descendants are
+    found with psutil (bench/requirements.txt), and left out without it."""
     total_ns = 0
-    for proc in (pid, *(child_pids(pid) if descendants else ())):
+    for proc in (pid, *(p.pid for p in _descendants(pid) if descendants)):
         try:
             tids = os.listdir(f"/proc/{proc}/task")
         except OSError:

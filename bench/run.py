@@ -93,21 +93,17 @@ LOAD = "load"
 
 
 def cpu_by_role(roles: dict[str, list[Proc]]) -> dict[str, tuple[float, float]]:
-    """For each process (and the load generator): CPU seconds so far, and seconds its
-    threads waited for a core."""
-    import psutil
+    """For each role's processes with their living descendants (gunicorn's workers), and for
+    the load generator: CPU seconds so far, and seconds their threads waited for a core."""
 
-    own = psutil.Process().cpu_times()
-    return {
-        **{
-            role: (
-                sum(cpu_seconds(p.pid) for p in procs),
-                sum(core_wait_seconds(p.pid) for p in procs),
-            )
-            for role, procs in roles.items()
-        },
-        LOAD: (own.user + own.system, core_wait_seconds(os.getpid(), descendants=False)),
+    def usage(pids: list[int]) -> tuple[float, float]:
+        return sum(map(cpu_seconds, pids)), sum(map(core_wait_seconds, pids))
+
+    by_role = {
+        role: usage([pid for p in procs for pid in (p.pid, *child_pids(p.pid))])
+        for role, procs in roles.items()
     }
+    return {**by_role, LOAD: usage([os.getpid()])}
 
 
 def machine() -> dict[str, Any]:

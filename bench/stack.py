@@ -289,38 +289,32 @@ def rss_bytes(pid: int) -> tuple[int, list[int]]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its living descendants (gunicorn's workers)."""
+    """CPU time (user + system) of one process, its ended threads included; 0 when it is
+    gone."""
     import psutil
 
-    total = 0.0
     try:
-        root = psutil.Process(pid)
-        for proc in (root, *root.children(recursive=True)):
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
+        times = psutil.Process(pid).cpu_times()
     except psutil.Error:
-        pass
-    return total
+        return 0.0
+    return times.user + times.system
 
 
-def core_wait_seconds(pid: int, *, descendants: bool = True) -> float:
-    """How long the threads of a process (and its living descendants) were ready to run but
-    waited for a core (Linux's /proc/<pid>/task/<tid>/schedstat, second field; 0 where the
-    kernel keeps no such figures). Threads that have ended are not counted; descendants are
-    found with psutil (bench/requirements.txt), and left out without it."""
+def core_wait_seconds(pid: int) -> float:
+    """How long the threads of one process were ready to run but waited for a core (Linux's
+    /proc/<pid>/task/<tid>/schedstat, second field; 0 where the kernel keeps no such figures,
+    or the process is gone). Threads that have ended are not counted."""
     total_ns = 0
-    for proc in (pid, *(p.pid for p in _descendants(pid) if descendants)):
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
         try:
-            tids = os.listdir(f"/proc/{proc}/task")
-        except OSError:
+            fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+            total_ns += int(fields[1])
+        except (OSError, IndexError, ValueError):
             continue
-        for tid in tids:
-            try:
-                fields = Path(f"/proc/{proc}/task/{tid}/schedstat").read_text().split()
-                total_ns += int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue
     return total_ns / 1e9
 
 

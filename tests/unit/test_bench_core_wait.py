@@ -29,7 +29,7 @@ def test_two_busy_processes_on_one_core_each_wait_for_it() -> None:
     ]
     try:
         time.sleep(0.4)
-        waited = [core_wait_seconds(p.pid, descendants=False) for p in spinners]
+        waited = [core_wait_seconds(p.pid) for p in spinners]
     finally:
         for p in spinners:
             p.wait(timeout=10)

@@ -1,9 +1,8 @@
-"""A base for our form validation actions: database work off the event loop, in one
-transaction, with the same Turn the other actions get."""
+"""A base for our form validation actions: database work in one transaction, with the same
+Turn the other actions get (on the event loop, like theirs: see actions.common.BotAction)."""
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TypeVar
@@ -30,7 +29,7 @@ class ServiceFormValidation(FormValidationAction, ABC):
         tracker: Tracker,
         fn: Callable[[Turn], T],
     ) -> T:
-        return await asyncio.to_thread(self._with_turn_sync, dispatcher, tracker, fn)
+        return self._with_turn_sync(dispatcher, tracker, fn)
 
     @staticmethod
     def _with_turn_sync(

@@ -23,6 +23,7 @@ from bot.domain.redaction import redact
 from bot.gateway import safety
 from bot.gateway.outbound import compose
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.safety import SafetyHit
 from bot.models import Account, Conversation, Handoff, Message
 from bot.services.cases import hold_for_escalation
 from bot.services.consent import (
@@ -148,8 +149,15 @@ class Gateway:
         now = utcnow()
         # NUL cannot be stored in PostgreSQL text; nothing a person types needs it.
         text = redact(inbound.text.replace("\x00", "")[:5000]).text
+        # Screened before the transaction, not in it: the write lock (SQLite's, for the whole
+        # database) is not held while the safety net runs, or builds its pipeline on first use.
         try:
-            turn = self._receive(inbound, text, now)
+            hit = safety.check(text)
+        except Exception:
+            self._store_failed(inbound, text, now)  # kept, and marked for Twilio's retry
+            raise
+        try:
+            turn = self._receive(inbound, text, hit, now)
         except _DecidingFailed as failed:
             self._store_failed(inbound, text, now)
             raise failed.cause from None
@@ -189,6 +197,7 @@ class Gateway:
         conversation: Conversation,
         stored: Outcome,
         text: str,
+        hit: SafetyHit | None,
         now: datetime,
     ) -> Decision | None:
         """Route the turn, in the transaction that stores its message. Answered here
@@ -198,7 +207,7 @@ class Gateway:
         # Rasa, the contact rules; nothing between them writes consent.
         consent = conversation_consent(session, conversation)
         route, replies = self._route(
-            session, conversation, stored.message_id, text, now, opted_out=consent.opted_out
+            session, conversation, stored.message_id, text, hit, now, opted_out=consent.opted_out
         )
         if route == "rasa":
             # The rules are asked before the turn: what the debtor says in it ("wrong
@@ -219,7 +228,9 @@ class Gateway:
         return None
 
     # ------------------------------------------------------------------ steps
-    def _receive(self, inbound: Inbound, text: str, now: datetime) -> _Received:
+    def _receive(
+        self, inbound: Inbound, text: str, hit: SafetyHit | None, now: datetime
+    ) -> _Received:
         """Store the message keyed by its provider id and decide its turn (`_decide`), in one
         transaction. A retry finds the first one and gets the same answer: the unique indexes
         decide, not a check-then-write (one on MessageSid, one on the open conversation of an
@@ -229,7 +240,7 @@ class Gateway:
                 with self.sessions.begin() as session:
                     conversation, stored = self._insert_inbound(session, inbound, text, now)
                     try:  # its own errors, the flush of what it wrote included
-                        before = self._decide(session, conversation, stored, text, now)
+                        before = self._decide(session, conversation, stored, text, hit, now)
                         session.flush()
                     except Exception as exc:
                         raise _DecidingFailed(exc) from exc
@@ -240,7 +251,7 @@ class Gateway:
                 if first is not None and first.duplicate:
                     return _Received(first, None, None)
                 if first is not None:  # a retry took over a turn that died: decide it now
-                    return self._decide_taken_over(first, text, now)
+                    return self._decide_taken_over(first, text, hit, now)
                 # else: another request opened this address's conversation first: use it
         raise RuntimeError("could not store the inbound message")
 
@@ -286,12 +297,14 @@ class Gateway:
         session.flush()
         return conversation, Outcome(conversation_id=conversation.id, message_id=message.id)
 
-    def _decide_taken_over(self, stored: Outcome, text: str, now: datetime) -> _Received:
+    def _decide_taken_over(
+        self, stored: Outcome, text: str, hit: SafetyHit | None, now: datetime
+    ) -> _Received:
         try:
             with self.sessions.begin() as session:
                 conversation = session.get(Conversation, stored.conversation_id)
                 assert conversation is not None
-                before = self._decide(session, conversation, stored, text, now)
+                before = self._decide(session, conversation, stored, text, hit, now)
         except Exception:
             self._mark_failed(stored.message_id)
             raise
@@ -421,12 +434,14 @@ class Gateway:
         conversation: Conversation,
         message_id: int,
         text: str,
+        hit: SafetyHit | None,
         now: datetime,
         *,
         opted_out: bool,
     ) -> tuple[str, list[str]]:
         """Keywords, opt-outs, the safety net and survey answers, decided here; otherwise
-        "rasa". `opted_out`: the conversation's address, as this transaction read it."""
+        "rasa". `hit`: the safety net's finding in the text. `opted_out`: the conversation's
+        address, as this transaction read it."""
         sms = conversation.channel == "sms"
         word = keyword(text)
         if sms and (word is Keyword.STOP or is_plain_language_opt_out(text)):
@@ -440,8 +455,7 @@ class Gateway:
             return "keyword", [render("utter_opted_in", **self._values())]
         if sms and word is Keyword.HELP:
             return "keyword", [render("utter_help_keyword", **self._values())]
-        hit = safety.check(text)  # before the opt-out silence: distress is never ignored
-        if hit is not None:
+        if hit is not None:  # before the opt-out silence: distress is never ignored
             return "safety", self._escalate(
                 session, conversation, hit.reason, hit.matched, now, opted_out=opted_out
             )

@@ -776,6 +776,46 @@ def test_retry_after_a_crash_mid_turn_is_processed(
     assert row.status == "processed"
 
 
+def test_screening_a_text_keeps_no_one_else_waiting(
+    app: Flask, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety net screens a text before its transaction, not inside it: while one text is
+    screened (a worker's first one builds the spaCy pipeline, most of a second), another
+    person's text is stored and answered. (On SQLite the write lock is the whole database's.)"""
+    from bot.gateway import pipeline
+
+    real = pipeline.safety.check
+    screening, release = threading.Event(), threading.Event()
+
+    def slow_check(text: str):  # type: ignore[no-untyped-def]
+        if text == "first text":
+            screening.set()
+            release.wait(10)
+        return real(text)
+
+    monkeypatch.setattr(pipeline.safety, "check", slow_check)
+    app.extensions["gateway"].rasa = StubRasa()
+    answers: dict[str, Any] = {}
+
+    def send(body: str, frm: str) -> None:
+        answers[frm] = post_sms(app.test_client(), body, frm=frm)
+
+    first = threading.Thread(target=send, args=("first text", MARIA))
+    first.start()
+    try:
+        assert screening.wait(10)
+        other = threading.Thread(target=send, args=("hello", JAMES))
+        other.start()
+        other.join(5)  # while Maria's text is still being screened
+        assert JAMES in answers and answers[JAMES].status_code == 200
+        assert twiml_bodies(answers[JAMES])
+    finally:
+        release.set()
+        first.join(10)
+    assert answers[MARIA].status_code == 200
+    assert len(messages(db, direction="in")) == 2
+
+
 def test_a_closed_web_conversation_is_never_reopened(app: Flask, db: Session) -> None:
     from bot.gateway.pipeline import Inbound
     from bot.models import Conversation

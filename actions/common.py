@@ -121,11 +121,6 @@ class BotAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        return self._run(dispatcher, tracker, domain)
-
-    def _run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
         with session_scope(settings().database_url) as session:
             turn = open_turn(session, dispatcher, tracker)
             # Every action says what comes next; by default, nothing (wait for the person).

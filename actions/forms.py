@@ -29,12 +29,6 @@ class ServiceFormValidation(FormValidationAction, ABC):
         tracker: Tracker,
         fn: Callable[[Turn], T],
     ) -> T:
-        return self._with_turn_sync(dispatcher, tracker, fn)
-
-    @staticmethod
-    def _with_turn_sync(
-        dispatcher: CollectingDispatcher, tracker: Tracker, fn: Callable[[Turn], T]
-    ) -> T:
         with session_scope(settings().database_url) as session:
             return fn(open_turn(session, dispatcher, tracker))
 

@@ -389,6 +389,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+#: What each step of `Persona.script` asks, for the by-step table.
+STEPS = ("hello", "date of birth", "ZIP", "balance", "why", "payment plan")
+
+
+def by_step(*phases: Phase) -> list[dict[str, float]]:
+    """Each step of the script's answered turns: how many, p50 and p95 (one path's phases).
+    Where a path's time goes by what is asked: the first text opens a conversation, the
+    third verifies, the later ones read the account."""
+    steps: list[list[float]] = [[] for _ in STEPS]
+    for phase in phases:
+        for turn in phase.turns:
+            if turn.ok and turn.index < len(steps):
+                steps[turn.index].append(turn.latency)
+    return [
+        {"turns": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95)}
+        for values in steps
+    ]
+
+
 #: The bootstrap behind each ratio's interval: how many resamples, and the share they span.
 RESAMPLES = 2000
 INTERVAL_LEVEL = 90

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.load import INTERVAL_LEVEL, RESAMPLES
+from bench.load import INTERVAL_LEVEL, RESAMPLES, STEPS
 
 NOTES_BEGIN, NOTES_END = "<!-- BEGIN NOTES (kept across runs) -->", "<!-- END NOTES -->"
 TARGET_RATIO = 1.25
@@ -102,6 +102,27 @@ def cpu_table(runs: list[dict[str, Any]]) -> list[str]:
                 + " | ".join(_cpu_cell(cpu, waited, name) for name in names)
                 + (f" | {total:.1f} ({total_waited:.1f})" if waited else f" | {total:.1f}")
                 + f" | {_cpu_cell(cpu, waited, 'load') if 'load' in cpu else '-'} |"
+            )
+    return lines
+
+
+def step_table(runs: list[dict[str, Any]]) -> list[str]:
+    """p50 / p95 of each step of the script, both paths side by side, and the gateway's
+    excess at the p95."""
+    lines = [
+        "| N | step | turns (Rasa, gateway) | Rasa p50 / p95 ms | gateway p50 / p95 ms "
+        "| gateway - Rasa at p95 ms |",
+        "|---:|---|---|---|---|---:|",
+    ]
+    for run in runs:
+        rasa, gateway = run["rasa"].get("by_step"), run["gateway"].get("by_step")
+        if not rasa or not gateway:
+            continue
+        for name, r, g in zip(STEPS, rasa, gateway, strict=False):
+            lines.append(
+                f"| {_n(run)} | {name} | {r['turns']}, {g['turns']} "
+                f"| {ms(r['p50'])} / {ms(r['p95'])} | {ms(g['p50'])} / {ms(g['p95'])} "
+                f"| {ms(g['p95'] - r['p95'])} |"
             )
     return lines
 
@@ -211,6 +232,14 @@ def write(path: Path, r: dict[str, Any]) -> None:
         "and times the replies on the same two cores).",
         "",
         *cpu_table(r["runs"]),
+        "",
+        "## Latency by step of the conversation",
+        "",
+        "The same turns as above, by what the texter sends: the first text opens a "
+        "conversation (and its first reply carries the opt-out line), the ZIP completes "
+        "verification, the later ones read the account.",
+        "",
+        *step_table(r["runs"]),
         "",
         "## Exactly-once (app database after each gateway run)",
         "",

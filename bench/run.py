@@ -462,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                 for client in (rasa_client, gw_client):
                     summary = load.Summary.of(*phases[client.path])
                     run[client.path] = asdict(summary)
+                    run[client.path]["by_step"] = load.by_step(*phases[client.path])
                     answered = max(summary.turns - summary.errors, 1)
                     run[client.path]["cpu_ms_per_turn"] = {
                         name: 1000 * spent / answered

@@ -127,6 +127,30 @@ def step_table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def gateway_http_section(h: dict[str, Any] | None) -> list[str]:
+    """The gateway over HTTP under gunicorn with Rasa stubbed (bench/gateway_http.py)."""
+    if not h:
+        return []
+    return [
+        "",
+        "## The gateway alone over HTTP (Rasa stubbed, under gunicorn)",
+        "",
+        "`bench/gateway_http.py`: the webhook app as in the runs above (gunicorn "
+        f"{h['workers']} x {h['threads']}, {h['database']} app database, rate-limit counts in "
+        f"{h['rate_limits']}), N={h['concurrency']} conversations of signed SMS at the same "
+        "pace for "
+        f"{h['seconds']:.0f} s, with an instant stand-in for Rasa and the action server: "
+        "the gateway's own latency over HTTP, nothing else of ours on the cores.",
+        "",
+        "| N | turns | errors | p50 ms | p95 ms | p99 ms | max ms | CPU ms a turn "
+        "| waiting for a core ms a turn |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {h['concurrency']} | {h['turns']} | {h['errors']} | {h['p50'] * 1000:.1f} "
+        f"| {h['p95'] * 1000:.1f} | {h['p99'] * 1000:.1f} | {h['max'] * 1000:.1f} "
+        f"| {h['cpu_ms_per_turn']:.1f} | {h['core_wait_ms_per_turn']:.1f} |",
+    ]
+
+
 def _cpu_cell(cpu: dict[str, float], waited: dict[str, float], name: str) -> str:
     """CPU ms a turn, and the ms its threads waited for a core (when measured)."""
     if name not in waited:
@@ -304,6 +328,7 @@ def write(path: Path, r: dict[str, Any]) -> None:
                 for a in alone
             ],
         ]
+    lines += gateway_http_section(r.get("gateway_http"))
     train = r.get("training")
     lines += ["", "## Training", ""]
     if train:

@@ -2,8 +2,10 @@
 then for each concurrency N runs N conversations straight to Rasa's REST channel and the
 same scripts as signed SMS through POST /twilio/sms (gunicorn), one after the other at the
 same arrival rate, and checks the app database for exactly-once after each gateway run.
-Also measures cold starts, memory, optionally training time and a py-spy profile of the
-gateway; writes bench/RESULTS.md (and the raw numbers as JSON under var/bench/).
+Also measures cold starts, memory, the gateway on its own (in process, and over HTTP under
+gunicorn at the largest N, both with Rasa stubbed), optionally training time and a py-spy
+profile of the gateway; writes bench/RESULTS.md (and the raw numbers as JSON under
+var/bench/).
 
 By default it runs the one-machine shape of `make run`: one Rasa server, SQLite files (and
 the local Redis for the gateway's rate-limit counts when it answers). `--rasa-instances 2
@@ -207,6 +209,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--gateway-only-turns", type=int, default=400,
         help="then the gateway alone, Rasa stubbed, for this many turns (0: skip)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gateway-http-seconds", type=float, default=60,
+        help="then the gateway over HTTP under gunicorn, Rasa and the action server stubbed, "
+        "at the largest N for this long (0: skip)",
     )  # fmt: skip
     p.add_argument(
         "--pipeline", type=Path,
@@ -532,6 +539,21 @@ def main(argv: list[str] | None = None) -> int:
             say(f"  {r['threads']} thread(s): p50 {r['p50'] * 1000:.1f} ms, "
                 f"p95 {r['p95'] * 1000:.1f} ms, CPU {r['cpu_per_turn'] * 1000:.1f} ms a turn, "
                 f"{r['throughput']:.0f} turns/s")  # fmt: skip
+    if args.gateway_http_seconds and levels:
+        from bench import gateway_http
+
+        n = max(levels)
+        say(f"the gateway over HTTP, Rasa stubbed: N={n} for {args.gateway_http_seconds:.0f} s")
+        results["gateway_http"] = gateway_http.measure(
+            work / "gateway-http",
+            concurrency=n,
+            seconds=args.gateway_http_seconds,
+            rate_limits_url=rate_limit_storage(args.rate_limit_storage_url),
+            workers=args.workers,
+            threads=args.threads,
+            think=(think_lo, think_hi),
+        )
+        say("  " + gateway_http.summary_line(results["gateway_http"]))
     if args.train:
         results["training"] = time_training()
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bench import load
-from bench.stack import Stack, child_pids, core_wait_seconds, cpu_seconds, free_port
+from bench.stack import Stack, child_pids, free_port, usage
 
 TOKEN = "gateway-http-token"
 
@@ -95,13 +95,12 @@ def measure(
             load.run_phase(client, pool, concurrency=4, seconds=30, think=(0.1, 0.3), once=True)
         )
         pids = [gateway.pid, *child_pids(gateway.pid)]  # gunicorn and its workers
-        cpu_before = sum(cpu_seconds(p) for p in pids)
-        wait_before = sum(core_wait_seconds(p) for p in pids)
+        cpu_before, wait_before = usage(pids)
         phase = asyncio.run(
             load.run_phase(client, pool, concurrency=concurrency, seconds=seconds, think=think)
         )
-        cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
-        waited = sum(core_wait_seconds(p) for p in pids) - wait_before
+        cpu_after, wait_after = usage(pids)
+        cpu, waited = cpu_after - cpu_before, wait_after - wait_before
     summary = load.Summary.of(phase)
     answered = max(summary.turns - summary.errors, 1)
     return {

@@ -45,9 +45,8 @@ from bench.stack import (
     Proc,
     Stack,
     child_pids,
-    core_wait_seconds,
-    cpu_seconds,
     rss_bytes,
+    usage,
 )
 
 AUTH_TOKEN = "bench-twilio-auth-token"  # a known token: the harness signs like Twilio
@@ -97,10 +96,6 @@ LOAD = "load"
 def cpu_by_role(roles: dict[str, list[Proc]]) -> dict[str, tuple[float, float]]:
     """For each role's processes with their living descendants (gunicorn's workers), and for
     the load generator: CPU seconds so far, and seconds their threads waited for a core."""
-
-    def usage(pids: list[int]) -> tuple[float, float]:
-        return sum(map(cpu_seconds, pids)), sum(map(core_wait_seconds, pids))
-
     by_role = {
         role: usage([pid for p in procs for pid in (p.pid, *child_pids(p.pid))])
         for role, procs in roles.items()

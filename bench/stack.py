@@ -318,6 +318,11 @@ def core_wait_seconds(pid: int) -> float:
     return total_ns / 1e9
 
 
+def usage(pids: list[int]) -> tuple[float, float]:
+    """These processes' CPU seconds so far, and the seconds their threads waited for a core."""
+    return sum(map(cpu_seconds, pids)), sum(map(core_wait_seconds, pids))
+
+
 def child_pids(pid: int) -> list[int]:
     import psutil
 

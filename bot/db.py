@@ -63,9 +63,9 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     SQLite lets one writer in at a time and makes the others poll: its busy handler sleeps
     1, 2, 5, 10, 15, 20, 25... ms between tries, so a writer kept out for 4 ms sleeps 8, and
-    one kept out for 20 sleeps 33. The gateway, its workers' threads and the action server
-    all write the app database on every turn, so under load those sleeps were the slowest
-    part of a turn (bench/RESULTS.md). Here a transaction takes an advisory lock on
+    one kept out for 20 sleeps 33. The gateway's workers and the action server all write the
+    app database on every turn: at 50 conversations at once a turn's first write waited up to
+    58 ms (bench/RESULTS.md, notes of 2026-12-07). Here a transaction takes an advisory lock on
     ``<database>-writers`` (flock) before its first write and gives it back when it commits
     or rolls back: the next writer is in within half a millisecond of the last leaving.
 

@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 
 from bot.cli import upgrade_database
-from bot.db import utcnow
+from bot.db import SQLITE_BUSY_SECONDS, utcnow
 from bot.models import Message
 from bot.wording import render
 from tests.faults.conftest import (
@@ -41,7 +41,8 @@ pytestmark = pytest.mark.integration
 
 ANSWER = "Hello from the assistant."
 HOLDING = render("utter_holding")
-BUSY_TIMEOUT = 5.0  # bot.db: PRAGMA busy_timeout=5000
+# the app's PRAGMA busy_timeout, and its writers' longest wait in the queue
+BUSY_TIMEOUT = SQLITE_BUSY_SECONDS
 _numbers = itertools.count(100)
 _sids = itertools.count(1)
 

@@ -4,7 +4,7 @@ nothing else of ours on the cores. What the gateway adds to a turn by itself; th
 full benchmark (where Rasa, its action server and the gateway share two cores) can be read
 against it.
 
-    .venv/bin/python -m bench.gateway_http [--concurrency 50] [--seconds 60]
+    .venv/bin/python -m bench.gateway_http [--concurrency 50] [--seconds 60] [--pipeline F.py]
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def measure(
     workers: int = 2,
     threads: int = 8,
     think: tuple[float, float] = (1.5, 4.5),
+    pipeline: Path | None = None,
 ) -> dict[str, Any]:
     """Start the stub and the webhook app under gunicorn in `work`, warm them up, then run
     `concurrency` conversations for `seconds`: the turns' latencies and the gateway's CPU."""
@@ -87,7 +88,11 @@ def measure(
         env = {"RASA_URL": stub_url, "ACTION_SERVER_URL": stub_url, "TWILIO_AUTH_TOKEN": TOKEN}
         if rate_limits_url:
             env["RATE_LIMIT_STORAGE_URL"] = rate_limits_url
-        gateway = stack.start_gateway(workers=workers, threads=threads, env=env)
+        app = "webhook_app:app"
+        if pipeline is not None:  # another bot/gateway/pipeline.py, as `bench.run --pipeline`
+            env["BENCH_PIPELINE"] = str(pipeline.resolve())
+            app = "bench.ab_app:app"
+        gateway = stack.start_gateway(workers=workers, threads=threads, env=env, app=app)
         stack.wait_ready([stub, gateway])
         client = load.GatewayClient(gateway.ready_url.rsplit("/", 1)[0], TOKEN)
         pool = iter(personas)
@@ -127,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--database-url", help="default: a fresh SQLite file")
     p.add_argument("--rate-limit-storage-url", help="e.g. redis://127.0.0.1:6379/15")
+    p.add_argument("--pipeline", type=Path, help="another bot/gateway/pipeline.py to measure")
     p.add_argument("--serve-stub", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_stub:
@@ -139,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             seconds=args.seconds,
             database_url=args.database_url,
             rate_limits_url=args.rate_limit_storage_url,
+            pipeline=args.pipeline,
         )
-    print(summary_line(r))
+    print(summary_line(r) + (f" [{args.pipeline}]" if args.pipeline else ""))
     return 0
 
 

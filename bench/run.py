@@ -24,130 +24,31 @@ import asyncio
 import json
 import math
 import os
-import platform
 import shlex
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import ledger as ledger_mod
 from bench import load, profile, report
-from bench.stack import (
-    MODEL,
-    RASA,
-    ROOT,
-    Proc,
-    Stack,
-    child_pids,
-    rss_bytes,
-    usage,
+from bench.environment import (
+    LOCAL_REDIS_LOCKS,
+    fresh_redis,
+    machine,
+    rate_limit_storage,
+    say,
+    store_urls,
+    wait_quiet,
 )
+from bench.sampling import Memory, Sampler, cpu_by_role, resident
+from bench.stack import MODEL, ROOT, Proc, Stack, child_pids, rss_bytes
+from bench.training import time_training
 
 AUTH_TOKEN = "bench-twilio-auth-token"  # a known token: the harness signs like Twilio
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-@dataclass
-class Memory:
-    idle: dict[str, int] = field(default_factory=dict)
-    peak: dict[str, int] = field(default_factory=dict)
-    workers_idle: list[int] = field(default_factory=list)
-    workers_peak: dict[int, int] = field(default_factory=dict)  # pid -> peak
-
-
-class Sampler(threading.Thread):
-    """Resident memory of each process (with its children) every half second: the peak."""
-
-    def __init__(self, roles: dict[str, list[Proc]], memory: Memory) -> None:
-        super().__init__(daemon=True)
-        self.roles, self.memory = roles, memory
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(0.5):
-            for role, procs in self.roles.items():
-                total = resident(procs)
-                self.memory.peak[role] = max(self.memory.peak.get(role, 0), total)
-                if role == "gateway":
-                    for pid in child_pids(procs[0].pid):
-                        rss, _ = rss_bytes(pid)
-                        peak = self.memory.workers_peak
-                        peak[pid] = max(peak.get(pid, 0), rss)
-
-
-def resident(procs: list[Proc]) -> int:
-    """Resident memory of these processes and their children (gunicorn's workers), in all."""
-    return sum(own + sum(children) for own, children in (rss_bytes(p.pid) for p in procs))
-
-
-#: The benchmark's own process, the load generator: it shares the cores with the stack.
-LOAD = "load"
-
-
-def cpu_by_role(roles: dict[str, list[Proc]]) -> dict[str, tuple[float, float]]:
-    """For each role's processes with their living descendants (gunicorn's workers), and for
-    the load generator: CPU seconds so far, and seconds their threads waited for a core."""
-    by_role = {
-        role: usage([pid for p in procs for pid in (p.pid, *child_pids(p.pid))])
-        for role, procs in roles.items()
-    }
-    return {**by_role, LOAD: usage([os.getpid()])}
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_kb = 0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    except OSError:
-        pass
-    rasa_python = subprocess.run(
-        [str(RASA.parent / "python"), "--version"], capture_output=True, text=True
-    ).stdout.strip()
-    rasa_version = subprocess.run(
-        [str(RASA.parent / "python"), "-c", "import rasa; print(rasa.__version__)"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"},
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(mem_kb / 1024 / 1024, 1),
-        "os": platform.platform(),
-        "app_python": platform.python_version(),
-        "rasa_python": rasa_python.replace("Python ", ""),
-        "rasa": rasa_version,
-    }
-
-
-def wait_quiet(limit: float, max_wait: float) -> float:
-    """Wait (up to max_wait seconds) for the 1-minute load average to drop under limit."""
-    waited = 0.0
-    while os.getloadavg()[0] >= limit and waited < max_wait:
-        if waited == 0:
-            say(f"load average {os.getloadavg()[0]:.2f} >= {limit}: waiting for a quiet machine")
-        time.sleep(15)
-        waited += 15
-    return os.getloadavg()[0]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -220,63 +121,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/15"
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-LOCAL_REDIS_LOCKS = "redis://127.0.0.1:6379/14"  # Rasa's lock store, with several instances
+@dataclass(frozen=True)
+class Plan:
+    """What the command line asks to measure."""
+
+    args: argparse.Namespace
+    levels: list[int]
+    think: tuple[float, float]
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Plan:
+        lo, hi = (float(x) for x in args.think.split(","))
+        return cls(args, [int(n) for n in args.concurrency.split(",") if n.strip()], (lo, hi))
+
+    def seconds_for(self, n: int) -> float:
+        """Each path's time at N: --seconds, or longer where that gives fewer than --min-turns
+        (a person sends a message every think + about 0.05 s)."""
+        return max(self.args.seconds, self.args.min_turns * (sum(self.think) / 2 + 0.05) / n)
+
+    def per_slot(self, seconds: float) -> int:
+        """Accounts one slot may use: each person texts once, then the slot starts another."""
+        return math.ceil(seconds / (5 * self.think[0])) + 2 * self.args.rounds
+
+    def accounts_needed(self) -> int:
+        args = self.args
+        needed = sum(n * self.per_slot(self.seconds_for(n)) * 2 for n in self.levels)
+        needed += args.profile_n * self.per_slot(args.seconds) + 50
+        # with no pause a conversation takes about 6 turns x 0.5-1.5 s
+        return needed + args.capacity_n * (math.ceil(args.seconds / 3) + 2 * args.rounds) * 2
+
+    def runs(self) -> list[tuple[int, tuple[float, float], str, float]]:
+        """(N, pause between messages, label, seconds per path) of each run, in order."""
+        runs = [(n, self.think, str(n), self.seconds_for(n)) for n in self.levels]
+        if n := self.args.capacity_n:
+            runs.append((n, (0.0, 0.05), f"{n}, no pause", self.args.seconds))
+        return runs
 
 
-def fresh_redis(url: str) -> bool:
-    """Whether the local Redis answers at `url`; if so, that database is emptied (counts and
-    locks of an earlier run, whose bench phones and conversations come again, start at zero)."""
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=2)
-        client.ping()
-        client.flushdb()
-    except redis.RedisError:
-        return False
-    return True
+@dataclass(frozen=True)
+class Stores:
+    database_url: str
+    tracker_url: str
+    lock_url: str | None  # Rasa's lock store: Redis with several instances, else in memory
+    limits_url: str | None  # the gateway's rate-limit counts: Redis, else in memory
 
 
-def fresh_postgres(*names: str) -> bool:
-    """Whether the local PostgreSQL answers; if so, these databases are created anew."""
-    import psycopg
+@dataclass
+class Running:
+    """The stack under measurement and the two ways into it."""
 
-    try:
-        with psycopg.connect(
-            f"{LOCAL_POSTGRES}/postgres", autocommit=True, connect_timeout=3
-        ) as conn:
-            for name in names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error:
-        return False
-    return True
-
-
-def store_urls(args: argparse.Namespace, work: Path) -> tuple[str, str]:
-    """The app database's and the tracker store's URLs for --stores (or as given)."""
-    postgres = False
-    if args.stores != "sqlite" and not (args.database_url and args.tracker_store_url):
-        postgres = fresh_postgres("bench_app", "bench_tracker")
-        if not postgres and args.stores == "postgresql":
-            raise SystemExit(f"--stores postgresql: no PostgreSQL answers at {LOCAL_POSTGRES}")
-    if postgres:
-        app = LOCAL_POSTGRES.replace("postgresql://", "postgresql+psycopg://") + "/bench_app"
-        tracker = f"{LOCAL_POSTGRES}/bench_tracker"
-    else:
-        app, tracker = f"sqlite:///{work / 'app.db'}", f"sqlite:///{work / 'tracker.db'}"
-    return args.database_url or app, args.tracker_store_url or tracker
-
-
-def rate_limit_storage(choice: str) -> str | None:
-    """Where the gateway keeps its rate-limit counts: None for its in-memory default."""
-    if choice == "memory":
-        return None
-    if choice != "auto":
-        return choice
-    return LOCAL_REDIS if fresh_redis(LOCAL_REDIS) else None
+    gateway: Proc
+    rasas: list[Proc]
+    actions: Proc
+    roles: dict[str, list[Proc]]
+    gw_client: load.GatewayClient
+    rasa_client: load.RasaRestClient
+    pool: Any  # personas not used yet (each texts once)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,230 +184,106 @@ def main(argv: list[str] | None = None) -> int:
     if not MODEL.exists():
         say(f"no trained model at {MODEL}: run `make train` first")
         return 2
-    levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
-    think_lo, think_hi = (float(x) for x in args.think.split(","))
+    plan = Plan.of(args)
     started_at = datetime.now(UTC)
-    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", "bench.run"])
-    command += " " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    if os.environ.get("MAKELEVEL"):
-        command = f"make bench  # runs: {command.strip()}"
     load_before = wait_quiet(1.0, args.wait_quiet) if args.wait_quiet else os.getloadavg()[0]
     info = machine()
     say(f"machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB; "
         f"load average {load_before:.2f}")  # fmt: skip
-
-    stamp = started_at.strftime("%Y%m%d-%H%M%S")
-    work = ROOT / "var" / "bench" / stamp
+    work = ROOT / "var" / "bench" / started_at.strftime("%Y%m%d-%H%M%S")
     database_url, tracker_url = store_urls(args, work)
-    limits_url = rate_limit_storage(args.rate_limit_storage_url)
-    # Each conversation stays on one instance, so without Redis Rasa's in-memory lock store
-    # (one per instance) still serializes each conversation's messages.
-    lock_url = (
-        LOCAL_REDIS_LOCKS if args.rasa_instances > 1 and fresh_redis(LOCAL_REDIS_LOCKS) else None
+    stores = Stores(
+        database_url,
+        tracker_url,
+        # Each conversation stays on one instance, so without Redis Rasa's in-memory lock
+        # store (one per instance) still serializes each conversation's messages.
+        LOCAL_REDIS_LOCKS if args.rasa_instances > 1 and fresh_redis(LOCAL_REDIS_LOCKS) else None,
+        rate_limit_storage(args.rate_limit_storage_url),
     )
-    results: dict[str, Any] = {
+    results = _header(plan, stores, argv, started_at, info, load_before)
+    measure_stack(plan, stores, work, results)
+    measure_gateway_alone(plan, work, results)
+    if args.train:
+        results["training"] = time_training()
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    out = Path(args.out)
+    report.write(out, results)
+    say(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
+        f"and {(work / 'results.json').relative_to(ROOT)}")  # fmt: skip
+    print(report.console_summary(results), flush=True)
+    unclean = [str(run["label"]) for run in results["runs"] if not run["ledger"]["clean"]]
+    if unclean:
+        say(f"exactly-once NOT clean at N={', '.join(unclean)}: see {out}")
+        return 1
+    return 0
+
+
+def _header(
+    plan: Plan,
+    stores: Stores,
+    argv: list[str] | None,
+    started_at: datetime,
+    info: dict[str, Any],
+    load_before: float,
+) -> dict[str, Any]:
+    """The report's facts about this run, before anything is measured."""
+    args = plan.args
+    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", "bench.run"])
+    command += " " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    if os.environ.get("MAKELEVEL"):
+        command = f"make bench  # runs: {command.strip()}"
+    return {
         "label": args.label,
         "started_at": started_at.isoformat(timespec="seconds"),
         "command": command.strip(),
         "machine": info,
         "settings": {
-            "concurrency": levels,
+            "concurrency": plan.levels,
             "seconds": args.seconds,
             "min_turns": args.min_turns,
             "rounds": args.rounds,
-            "think": [think_lo, think_hi],
+            "think": list(plan.think),
             "retry_rate": args.retry_rate,
             "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
-            "database": database_url.split("://")[0],
+            "database": stores.database_url.split("://")[0],
             "pipeline": str(args.pipeline) if args.pipeline else "bot/gateway/pipeline.py",
-            "tracker_store": tracker_url.split("://")[0],
+            "tracker_store": stores.tracker_url.split("://")[0],
             "rasa_instances": args.rasa_instances,
-            "lock_store": lock_url or "memory (each instance its own)",
-            "rate_limits": limits_url or "memory (each worker its own)",
+            "lock_store": stores.lock_url or "memory (each instance its own)",
+            "rate_limits": stores.limits_url or "memory (each worker its own)",
         },
         "load_average": {"before": round(load_before, 2)},
         "runs": [],
     }
 
-    def seconds_for(n: int) -> float:
-        """Each path's time at N: --seconds, or longer where that gives fewer than --min-turns
-        (a person sends a message every think + about 0.05 s)."""
-        return max(args.seconds, args.min_turns * ((think_lo + think_hi) / 2 + 0.05) / n)
 
-    # Enough accounts for every conversation any slot may start (each person texts once).
-    def per_slot(seconds: float) -> int:
-        return math.ceil(seconds / (5 * think_lo)) + 2 * args.rounds
-
-    needed = sum(n * per_slot(seconds_for(n)) * 2 for n in levels)
-    needed += args.profile_n * per_slot(args.seconds) + 50
-    # with no pause a conversation takes about 6 turns x 0.5-1.5 s
-    needed += args.capacity_n * (math.ceil(args.seconds / 3) + 2 * args.rounds) * 2
-    with Stack.create(work, DATABASE_URL=database_url) as stack:
-        say(f"app database {database_url}: migrations, demo accounts, {needed} bench accounts")
+def measure_stack(plan: Plan, stores: Stores, work: Path, results: dict[str, Any]) -> None:
+    """Start the stack, warm it up, then each run of the plan (and the profile): into
+    `results`, with the stack's cold starts and memory."""
+    args = plan.args
+    needed = plan.accounts_needed()
+    with Stack.create(work, DATABASE_URL=stores.database_url) as stack:
+        say(f"app database {stores.database_url}: migrations, demo accounts, "
+            f"{needed} bench accounts")  # fmt: skip
         stack.flask("db", "upgrade")
         stack.flask("demo", "load")
         personas = load.write_placement(work / "placement.csv", needed)
         stack.flask("accounts", "import", str(work / "placement.csv"))
-        pool = iter(personas)
-
-        say(f"starting the action server and {args.rasa_instances} Rasa server(s) "
-            f"(Rasa takes about 40-90 s)")  # fmt: skip
-        actions = stack.start_actions()
-        action_url = actions.ready_url.rsplit("/", 1)[0]
-        rasas = [
-            stack.start_rasa(
-                f"rasa-{i}",
-                action_url=action_url,
-                tracker_store_url=tracker_url,
-                lock_store_url=lock_url,
-            )
-            for i in range(1, args.rasa_instances + 1)
-        ]
-        rasa_urls = tuple(r.ready_url.rsplit("/", 1)[0] for r in rasas)
-        stack.wait_ready([actions, *rasas])
-        rasa_ready = max(r.ready_after or 0.0 for r in rasas)
-        say(f"action server ready in {actions.ready_after:.1f} s, Rasa in {rasa_ready:.1f} s")
-        gateway_env = {
-            "RASA_URL": ",".join(rasa_urls),
-            "ACTION_SERVER_URL": action_url,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        }
-        if limits_url:
-            gateway_env["RATE_LIMIT_STORAGE_URL"] = limits_url
-        app = "webhook_app:app"
-        if args.pipeline:
-            gateway_env["BENCH_PIPELINE"] = str(args.pipeline.resolve())
-            app = "bench.ab_app:app"
-            say(f"the gateway's pipeline comes from {args.pipeline}")
-        gateway = stack.start_gateway(
-            workers=args.workers, threads=args.threads, env=gateway_env, app=app
-        )
-        gateway_url = gateway.ready_url.rsplit("/", 1)[0]
-        stack.wait_ready([gateway])
-        say(f"gateway (gunicorn) ready in {gateway.ready_after:.1f} s at {gateway_url}")
-        roles = {"actions": [actions], "rasa": rasas, "gateway": [gateway]}
-        results["cold_start"] = {  # the last of a role's processes to answer
-            role: {
-                "seconds": round(max(p.ready_after or 0 for p in procs), 2),
-                "url": procs[0].ready_url.split("/", 3)[3],
-            }
-            for role, procs in roles.items()
-        }
-
-        gw_client = load.GatewayClient(gateway_url, AUTH_TOKEN)
-        rasa_client = load.RasaRestClient(rasa_urls)
+        running = start(stack, args, stores, iter(personas), results)
         memory = Memory()
-
-        say("warming up: 4 conversations per path (first predictions, spaCy, connections)")
-        demo = load.demo_personas()
-        for client, people in ((rasa_client, _take(pool, 4)), (gw_client, demo)):
-            asyncio.run(
-                load.run_phase(
-                    client, people, concurrency=4, seconds=60, think=(0.2, 0.6), once=True
-                )
-            )
-        time.sleep(3)
-        for role, procs in roles.items():
+        warm_up(running)
+        for role, procs in running.roles.items():
             memory.idle[role] = resident(procs)
-        memory.workers_idle = rss_bytes(gateway.pid)[1]
-        sampler = Sampler(roles, memory)
+        memory.workers_idle = rss_bytes(running.gateway.pid)[1]
+        sampler = Sampler(running.roles, memory)
         sampler.start()
-
-        def progress(phase: load.Phase) -> None:
-            done = phase.turns
-            ok = [t.latency for t in done if t.ok]
-            say(f"  {phase.path:7} N={phase.concurrency:<3} {len(done):4} turns, "
-                f"{sum(not t.ok for t in done)} errors, "
-                f"p95 {1000 * load.percentile(ok, 95):.0f} ms so far")  # fmt: skip
-
-        plan = [(n, (think_lo, think_hi), str(n), seconds_for(n)) for n in levels]
-        if args.capacity_n:
-            plan.append(
-                (args.capacity_n, (0.0, 0.05), f"{args.capacity_n}, no pause", args.seconds)
-            )
         try:
-            for n, think, label, seconds in plan:
-                run: dict[str, Any] = {
-                    "concurrency": n,
-                    "label": label,
-                    "think": think,
-                    "seconds": seconds,
-                    "load_average": os.getloadavg()[0],
-                }
-                # Rounds alternate the paths (rasa, gateway, then gateway, rasa, ...): a drift in
-                # what else the machine does falls on both alike.
-                phases: dict[str, list[load.Phase]] = {"rasa": [], "gateway": []}
-                # per path and process: [CPU seconds, seconds waiting for a core]
-                cpu: dict[str, dict[str, list[float]]] = {"rasa": {}, "gateway": {}}
-                for round_no in range(args.rounds):
-                    order = (
-                        (rasa_client, gw_client) if round_no % 2 == 0 else (gw_client, rasa_client)
-                    )
-                    for client in order:
-                        say(f"N={label}: {n} conversations at once to {client.path} for "
-                            f"{seconds / args.rounds:.0f} s "
-                            f"(round {round_no + 1} of {args.rounds})")  # fmt: skip
-                        before = cpu_by_role(roles)
-                        phase = asyncio.run(
-                            load.run_phase(
-                                client, pool, concurrency=n, seconds=seconds / args.rounds,
-                                think=think, seed=n * 100 + round_no, on_progress=progress,
-                                retry_rate=args.retry_rate if client is gw_client else 0.0,
-                            )
-                        )  # fmt: skip
-                        used = cpu[client.path]
-                        for role, (spent, waited) in cpu_by_role(roles).items():
-                            sums = used.setdefault(role, [0.0, 0.0])
-                            sums[0] += spent - before[role][0]
-                            sums[1] += waited - before[role][1]
-                        phases[client.path].append(phase)
-                for client in (rasa_client, gw_client):
-                    summary = load.Summary.of(*phases[client.path])
-                    run[client.path] = asdict(summary)
-                    run[client.path]["by_step"] = load.by_step(*phases[client.path])
-                    answered = max(summary.turns - summary.errors, 1)
-                    run[client.path]["cpu_ms_per_turn"] = {
-                        name: 1000 * spent / answered
-                        for name, (spent, _) in cpu[client.path].items()
-                    }
-                    run[client.path]["core_wait_ms_per_turn"] = {
-                        name: 1000 * waited / answered
-                        for name, (_, waited) in cpu[client.path].items()
-                    }
-                    waits = run[client.path]["core_wait_ms_per_turn"]
-                    say(f"  {client.path}: {summary.turns} turns, {summary.errors} errors, "
-                        f"p50 {summary.p50 * 1000:.0f} ms, p95 {summary.p95 * 1000:.0f} ms, "
-                        f"p99 {summary.p99 * 1000:.0f} ms, {summary.throughput:.1f} turns/s; "
-                        f"{summary.verified}/{summary.conversations} verified; CPU a turn "
-                        "(waiting for a core): "
-                        + ", ".join(f"{k} {v:.0f} ({waits[k]:.0f}) ms"
-                                    for k, v in run[client.path]["cpu_ms_per_turn"].items())
-                    )  # fmt: skip
-                    if client is gw_client:
-                        turns = [t for phase in phases["gateway"] for t in phase.turns]
-                        ledger = ledger_mod.check(database_url, turns)
-                        run["ledger"] = asdict(ledger) | {"clean": ledger.clean}
-                        run["ledger"]["problems"] = ledger.problems[:10]
-                        say(f"  exactly-once: {ledger.sent} sent (+{ledger.retries} retries), "
-                            f"{ledger.inbound_rows} stored, {ledger.missing} missing, "
-                            f"{ledger.duplicated} duplicated, {ledger.unanswered} unanswered, "
-                            f"{ledger.late} late: {_verdict(ledger.clean)}")  # fmt: skip
-                        for problem in ledger.problems[:5]:
-                            say(f"    {problem}")
-                run["ratio_p95"] = run["gateway"]["p95"] / run["rasa"]["p95"]
-                run["ratio_p95_interval"] = load.ratio_interval(
-                    load.round_latencies(*phases["gateway"]),
-                    load.round_latencies(*phases["rasa"]),
-                )
-                run["load_average_after"] = os.getloadavg()[0]
-                say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f} "
-                    f"({load.INTERVAL_LEVEL}% of resamples {report.interval(run)})")  # fmt: skip
+            for n, think, label, seconds in plan.runs():
+                run = run_level(plan, running, stores, n, think, label, seconds)
                 results["runs"].append(run)
-
             if args.profile:
-                results["profile"] = profile_gateway(
-                    gateway, rasas, actions, gw_client, pool, args, (think_lo, think_hi), work
-                )
+                results["profile"] = profile_gateway(running, args, plan.think, work)
         finally:
             sampler.stopped.set()
             sampler.join()
@@ -515,6 +291,179 @@ def main(argv: list[str] | None = None) -> int:
             results["load_average"]["after"] = round(os.getloadavg()[0], 2)
             say("stopping the stack")
 
+
+def start(
+    stack: Stack, args: argparse.Namespace, stores: Stores, pool: Any, results: dict[str, Any]
+) -> Running:
+    """The action server, the Rasa server(s) and the gateway, until each answers; their cold
+    starts into `results`."""
+    say(f"starting the action server and {args.rasa_instances} Rasa server(s) "
+        f"(Rasa takes about 40-90 s)")  # fmt: skip
+    actions = stack.start_actions()
+    action_url = actions.ready_url.rsplit("/", 1)[0]
+    rasas = [
+        stack.start_rasa(
+            f"rasa-{i}",
+            action_url=action_url,
+            tracker_store_url=stores.tracker_url,
+            lock_store_url=stores.lock_url,
+        )
+        for i in range(1, args.rasa_instances + 1)
+    ]
+    rasa_urls = tuple(r.ready_url.rsplit("/", 1)[0] for r in rasas)
+    stack.wait_ready([actions, *rasas])
+    rasa_ready = max(r.ready_after or 0.0 for r in rasas)
+    say(f"action server ready in {actions.ready_after:.1f} s, Rasa in {rasa_ready:.1f} s")
+    gateway_env = {
+        "RASA_URL": ",".join(rasa_urls),
+        "ACTION_SERVER_URL": action_url,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    }
+    if stores.limits_url:
+        gateway_env["RATE_LIMIT_STORAGE_URL"] = stores.limits_url
+    app = "webhook_app:app"
+    if args.pipeline:
+        gateway_env["BENCH_PIPELINE"] = str(args.pipeline.resolve())
+        app = "bench.ab_app:app"
+        say(f"the gateway's pipeline comes from {args.pipeline}")
+    gateway = stack.start_gateway(
+        workers=args.workers, threads=args.threads, env=gateway_env, app=app
+    )
+    gateway_url = gateway.ready_url.rsplit("/", 1)[0]
+    stack.wait_ready([gateway])
+    say(f"gateway (gunicorn) ready in {gateway.ready_after:.1f} s at {gateway_url}")
+    roles = {"actions": [actions], "rasa": rasas, "gateway": [gateway]}
+    results["cold_start"] = {  # the last of a role's processes to answer
+        role: {
+            "seconds": round(max(p.ready_after or 0 for p in procs), 2),
+            "url": procs[0].ready_url.split("/", 3)[3],
+        }
+        for role, procs in roles.items()
+    }
+    return Running(
+        gateway, rasas, actions, roles,
+        load.GatewayClient(gateway_url, AUTH_TOKEN), load.RasaRestClient(rasa_urls), pool,
+    )  # fmt: skip
+
+
+def warm_up(running: Running) -> None:
+    say("warming up: 4 conversations per path (first predictions, spaCy, connections)")
+    demo = load.demo_personas()
+    for client, people in (
+        (running.rasa_client, _take(running.pool, 4)),
+        (running.gw_client, demo),
+    ):
+        asyncio.run(
+            load.run_phase(client, people, concurrency=4, seconds=60, think=(0.2, 0.6), once=True)
+        )
+    time.sleep(3)
+
+
+def _progress(phase: load.Phase) -> None:
+    done = phase.turns
+    ok = [t.latency for t in done if t.ok]
+    say(f"  {phase.path:7} N={phase.concurrency:<3} {len(done):4} turns, "
+        f"{sum(not t.ok for t in done)} errors, "
+        f"p95 {1000 * load.percentile(ok, 95):.0f} ms so far")  # fmt: skip
+
+
+def run_level(
+    plan: Plan,
+    running: Running,
+    stores: Stores,
+    n: int,
+    think: tuple[float, float],
+    label: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """N conversations at once on both paths, in rounds that alternate them; each path's
+    latencies, CPU by process, the gateway's exactly-once ledger, and the ratio."""
+    args = plan.args
+    rasa_client, gw_client = running.rasa_client, running.gw_client
+    run: dict[str, Any] = {
+        "concurrency": n,
+        "label": label,
+        "think": think,
+        "seconds": seconds,
+        "load_average": os.getloadavg()[0],
+    }
+    # Rounds alternate the paths (rasa, gateway, then gateway, rasa, ...): a drift in what else
+    # the machine does falls on both alike.
+    phases: dict[str, list[load.Phase]] = {"rasa": [], "gateway": []}
+    # per path and process: [CPU seconds, seconds waiting for a core]
+    cpu: dict[str, dict[str, list[float]]] = {"rasa": {}, "gateway": {}}
+    for round_no in range(args.rounds):
+        order = (rasa_client, gw_client) if round_no % 2 == 0 else (gw_client, rasa_client)
+        for client in order:
+            say(f"N={label}: {n} conversations at once to {client.path} for "
+                f"{seconds / args.rounds:.0f} s "
+                f"(round {round_no + 1} of {args.rounds})")  # fmt: skip
+            before = cpu_by_role(running.roles)
+            phase = asyncio.run(
+                load.run_phase(
+                    client, running.pool, concurrency=n, seconds=seconds / args.rounds,
+                    think=think, seed=n * 100 + round_no, on_progress=_progress,
+                    retry_rate=args.retry_rate if client is gw_client else 0.0,
+                )
+            )  # fmt: skip
+            used = cpu[client.path]
+            for role, (spent, waited) in cpu_by_role(running.roles).items():
+                sums = used.setdefault(role, [0.0, 0.0])
+                sums[0] += spent - before[role][0]
+                sums[1] += waited - before[role][1]
+            phases[client.path].append(phase)
+    for client in (rasa_client, gw_client):
+        run[client.path] = _path_result(client.path, phases[client.path], cpu[client.path])
+    turns = [t for phase in phases["gateway"] for t in phase.turns]
+    run["ledger"] = _exactly_once(stores.database_url, turns)
+    run["ratio_p95"] = run["gateway"]["p95"] / run["rasa"]["p95"]
+    run["ratio_p95_interval"] = load.ratio_interval(
+        load.round_latencies(*phases["gateway"]), load.round_latencies(*phases["rasa"])
+    )
+    run["load_average_after"] = os.getloadavg()[0]
+    say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f} "
+        f"({load.INTERVAL_LEVEL}% of resamples {report.interval(run)})")  # fmt: skip
+    return run
+
+
+def _path_result(
+    path: str, phases: list[load.Phase], cpu: dict[str, list[float]]
+) -> dict[str, Any]:
+    """One path's latencies, by step too, and each process's CPU and waits a turn."""
+    summary = load.Summary.of(*phases)
+    result = asdict(summary)
+    result["by_step"] = load.by_step(*phases)
+    answered = max(summary.turns - summary.errors, 1)
+    result["cpu_ms_per_turn"] = {name: 1000 * spent / answered for name, (spent, _) in cpu.items()}
+    waits = {name: 1000 * waited / answered for name, (_, waited) in cpu.items()}
+    result["core_wait_ms_per_turn"] = waits
+    say(f"  {path}: {summary.turns} turns, {summary.errors} errors, "
+        f"p50 {summary.p50 * 1000:.0f} ms, p95 {summary.p95 * 1000:.0f} ms, "
+        f"p99 {summary.p99 * 1000:.0f} ms, {summary.throughput:.1f} turns/s; "
+        f"{summary.verified}/{summary.conversations} verified; CPU a turn "
+        "(waiting for a core): "
+        + ", ".join(f"{k} {v:.0f} ({waits[k]:.0f}) ms"
+                    for k, v in result["cpu_ms_per_turn"].items())
+    )  # fmt: skip
+    return result
+
+
+def _exactly_once(database_url: str, turns: list[load.Turn]) -> dict[str, Any]:
+    """The app database against what the gateway path sent."""
+    ledger = ledger_mod.check(database_url, turns)
+    say(f"  exactly-once: {ledger.sent} sent (+{ledger.retries} retries), "
+        f"{ledger.inbound_rows} stored, {ledger.missing} missing, "
+        f"{ledger.duplicated} duplicated, {ledger.unanswered} unanswered, "
+        f"{ledger.late} late: {_verdict(ledger.clean)}")  # fmt: skip
+    for problem in ledger.problems[:5]:
+        say(f"    {problem}")
+    return asdict(ledger) | {"clean": ledger.clean, "problems": ledger.problems[:10]}
+
+
+def measure_gateway_alone(plan: Plan, work: Path, results: dict[str, Any]) -> None:
+    """The gateway with Rasa stubbed: in process (1 and 4 threads), and over HTTP under
+    gunicorn at the largest N; each with --pipeline when given."""
+    args = plan.args
     if args.gateway_only_turns:
         from bench import gateway_only
 
@@ -534,10 +483,10 @@ def main(argv: list[str] | None = None) -> int:
             say(f"  {r['threads']} thread(s): p50 {r['p50'] * 1000:.1f} ms, "
                 f"p95 {r['p95'] * 1000:.1f} ms, CPU {r['cpu_per_turn'] * 1000:.1f} ms a turn, "
                 f"{r['throughput']:.0f} turns/s")  # fmt: skip
-    if args.gateway_http_seconds and levels:
+    if args.gateway_http_seconds and plan.levels:
         from bench import gateway_http
 
-        n = max(levels)
+        n = max(plan.levels)
         say(f"the gateway over HTTP, Rasa stubbed: N={n} for {args.gateway_http_seconds:.0f} s")
         results["gateway_http"] = gateway_http.measure(
             work / "gateway-http",
@@ -546,23 +495,10 @@ def main(argv: list[str] | None = None) -> int:
             rate_limits_url=rate_limit_storage(args.rate_limit_storage_url),
             workers=args.workers,
             threads=args.threads,
-            think=(think_lo, think_hi),
+            think=plan.think,
+            pipeline=args.pipeline,
         )
         say("  " + gateway_http.summary_line(results["gateway_http"]))
-    if args.train:
-        results["training"] = time_training()
-    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    out = Path(args.out)
-    report.write(out, results)
-    say(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
-        f"and {(work / 'results.json').relative_to(ROOT)}")  # fmt: skip
-    print(report.console_summary(results), flush=True)
-    unclean = [str(run["label"]) for run in results["runs"] if not run["ledger"]["clean"]]
-    if unclean:
-        say(f"exactly-once NOT clean at N={', '.join(unclean)}: see {out}")
-        return 1
-    return 0
 
 
 def _verdict(clean: bool) -> str:
@@ -574,17 +510,16 @@ def _take(pool: Any, n: int) -> list[load.Persona]:
 
 
 def profile_gateway(
-    gateway: Proc,
-    rasas: list[Proc],
-    actions: Proc,
-    client: load.GatewayClient,
-    pool: Any,
-    args: argparse.Namespace,
-    think: tuple[float, float],
-    work: Path,
+    running: Running, args: argparse.Namespace, think: tuple[float, float], work: Path
 ) -> dict[str, Any]:
     """An extra gateway run at N=profile_n with py-spy sampling each worker (not in the
     tables above: the sampler itself costs a little)."""
+    gateway, rasas, actions, client = (
+        running.gateway,
+        running.rasas,
+        running.actions,
+        running.gw_client,
+    )
     workers = child_pids(gateway.pid)
     out_dir = work / "profile"
     say(f"profiling the gateway at N={args.profile_n} with py-spy (workers {workers})")
@@ -594,7 +529,7 @@ def profile_gateway(
     for name, pids in others.items():
         spies += profile.record(pids, args.seconds + 5, out_dir / name, subprocesses=True)
     phase = asyncio.run(
-        load.run_phase(client, pool, concurrency=args.profile_n, seconds=args.seconds,
+        load.run_phase(client, running.pool, concurrency=args.profile_n, seconds=args.seconds,
                        think=think, seed=99)
     )  # fmt: skip
     for spy in spies:
@@ -625,40 +560,6 @@ def profile_gateway(
         "files": str(out_dir.relative_to(ROOT)),
         "elsewhere": elsewhere,
     }
-
-
-def time_training() -> dict[str, Any]:
-    """`rasa train` from scratch (empty cache) into a temporary directory, timed."""
-    say("timing `rasa train` from scratch (empty cache; 1-3 minutes on 2 cores)")
-    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        env = {
-            **os.environ,
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "PYTHONWARNINGS": "ignore",
-            "PYTHONPATH": str(ROOT),
-            "RASA_CACHE_DIRECTORY": str(Path(tmp) / "cache"),
-        }
-        log = Path(tmp) / "train.log"
-        started = time.monotonic()
-        with log.open("wb") as out:
-            done = subprocess.run(
-                [str(RASA), "train", "--fixed-model-name", "bench", "--out", tmp],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=1800,
-            )
-        seconds = time.monotonic() - started
-        model = Path(tmp) / "bench.tar.gz"
-        ok = done.returncode == 0 and model.exists()
-        size = model.stat().st_size if ok else 0
-        if not ok:
-            say(f"  training failed:\n{log.read_text(errors='replace')[-2000:]}")
-    say(f"  trained in {seconds:.0f} s ({size / 1e6:.1f} MB model)")
-    return {"seconds": round(seconds, 1), "ok": ok, "model_mb": round(size / 1e6, 1)}
 
 
 if __name__ == "__main__":

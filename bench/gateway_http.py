@@ -88,11 +88,7 @@ def measure(
         env = {"RASA_URL": stub_url, "ACTION_SERVER_URL": stub_url, "TWILIO_AUTH_TOKEN": TOKEN}
         if rate_limits_url:
             env["RATE_LIMIT_STORAGE_URL"] = rate_limits_url
-        app = "webhook_app:app"
-        if pipeline is not None:  # another bot/gateway/pipeline.py, as `bench.run --pipeline`
-            env["BENCH_PIPELINE"] = str(pipeline.resolve())
-            app = "bench.ab_app:app"
-        gateway = stack.start_gateway(workers=workers, threads=threads, env=env, app=app)
+        gateway = stack.start_gateway(workers=workers, threads=threads, env=env, pipeline=pipeline)
         stack.wait_ready([stub, gateway])
         client = load.GatewayClient(gateway.ready_url.rsplit("/", 1)[0], TOKEN)
         pool = iter(personas)

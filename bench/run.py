@@ -321,13 +321,10 @@ def start(
     }
     if stores.limits_url:
         gateway_env["RATE_LIMIT_STORAGE_URL"] = stores.limits_url
-    app = "webhook_app:app"
     if args.pipeline:
-        gateway_env["BENCH_PIPELINE"] = str(args.pipeline.resolve())
-        app = "bench.ab_app:app"
         say(f"the gateway's pipeline comes from {args.pipeline}")
     gateway = stack.start_gateway(
-        workers=args.workers, threads=args.threads, env=gateway_env, app=app
+        workers=args.workers, threads=args.threads, env=gateway_env, pipeline=args.pipeline
     )
     gateway_url = gateway.ready_url.rsplit("/", 1)[0]
     stack.wait_ready([gateway])

@@ -196,10 +196,16 @@ class Stack:
         port: int | None = None,
         env: Mapping[str, str] | None = None,
         name: str = "gateway",
-        app: str = "webhook_app:app",
+        pipeline: Path | None = None,
     ) -> Proc:
-        """The webhook app under gunicorn (gthread workers), with deploy/gunicorn.conf.py."""
+        """The webhook app under gunicorn (gthread workers), with deploy/gunicorn.conf.py.
+        `pipeline`: serve the gateway from this version of bot/gateway/pipeline.py instead
+        (bench/ab_app.py), for a before/after of a change on the same code otherwise."""
         port = port or free_port()
+        app = "webhook_app:app"
+        if pipeline is not None:
+            env = {**(env or {}), "BENCH_PIPELINE": str(pipeline.resolve())}
+            app = "bench.ab_app:app"
         return self.spawn(
             name,
             [str(GUNICORN), "--config", str(GUNICORN_CONF),

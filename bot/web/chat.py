@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.db import utcnow
 from bot.domain.text import well_formed
-from bot.gateway.pipeline import Inbound
+from bot.gateway.turns import Inbound
 from bot.models import Conversation, Message
 from bot.web.deps import gateway, sessions, settings
 

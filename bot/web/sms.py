@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.gateway.pipeline import Inbound
+from bot.gateway.turns import Inbound
 from bot.services.delivery import update_status
 from bot.services.verification import normalize_phone
 from bot.web.deps import gateway, sessions, settings

@@ -817,7 +817,7 @@ def test_screening_a_text_keeps_no_one_else_waiting(
 
 
 def test_a_closed_web_conversation_is_never_reopened(app: Flask, db: Session) -> None:
-    from bot.gateway.pipeline import Inbound
+    from bot.gateway.turns import Inbound
     from bot.models import Conversation
 
     db.add(Conversation(id="c" * 32, channel="web", address="browser-1", status="closed"))

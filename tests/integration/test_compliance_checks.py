@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.domain.contact import HoldReason
-from bot.gateway.pipeline import Gateway, Inbound
+from bot.gateway.pipeline import Gateway
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.turns import Inbound
 from bot.models import Account, ConsentEvent, Conversation, Handoff, Hold, Message
 from bot.services.compliance_checks import (
     CHECKS,

@@ -20,7 +20,9 @@ from typing import Any
 from aiohttp import web
 
 from bench import load
+from bench.personas import write_placement
 from bench.stack import Stack, child_pids, free_port, usage
+from bench.stats import Summary
 
 TOKEN = "gateway-http-token"
 
@@ -77,7 +79,7 @@ def measure(
     with Stack.create(work, DATABASE_URL=database_url) as stack:
         stack.flask("db", "upgrade")
         per_slot = int(seconds / (5 * think[0])) + 3
-        personas = load.write_placement(
+        personas = write_placement(
             work / "placement.csv", concurrency * per_slot + 20, prefix="GWH"
         )
         stack.flask("accounts", "import", str(work / "placement.csv"))
@@ -102,7 +104,7 @@ def measure(
         )
         cpu_after, wait_after = usage(pids)
         cpu, waited = cpu_after - cpu_before, wait_after - wait_before
-    summary = load.Summary.of(phase)
+    summary = Summary.of(phase)
     answered = max(summary.turns - summary.errors, 1)
     return {
         "concurrency": concurrency,

@@ -22,8 +22,9 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from bench import load
+from bench.personas import Persona, write_placement
 from bench.stack import ROOT, app_python
+from bench.stats import percentile
 
 TOKEN = "gateway-only-token"
 URL = "http://localhost/twilio/sms"
@@ -62,9 +63,7 @@ def measure(
     work.mkdir(parents=True, exist_ok=True)
     # one client address sends everything here: the per-address limit is not what is measured
     os.environ.setdefault("RATE_LIMIT_SMS_PER_IP", "1000000/minute")
-    personas = load.write_placement(
-        work / "placement.csv", max(20, turns // 6 + threads), prefix="GWO"
-    )
+    personas = write_placement(work / "placement.csv", max(20, turns // 6 + threads), prefix="GWO")
     env = {"DATABASE_URL": database_url, "VAR_DIR": str(work), "SECRET_KEY": "x"}
     for args in (["db", "upgrade"], ["accounts", "import", str(work / "placement.csv")]):
         subprocess.run(
@@ -93,12 +92,12 @@ def measure(
     lock = threading.Lock()
     work_items = [(p, text) for p, script in scripts for text in script][:turns]
     # each thread takes whole conversations, in order
-    per_thread: list[list[tuple[load.Persona, str]]] = [[] for _ in range(threads)]
+    per_thread: list[list[tuple[Persona, str]]] = [[] for _ in range(threads)]
     for i, (persona, script) in enumerate(scripts):
         per_thread[i % threads].extend((persona, t) for t in script)
     budget = turns // threads
 
-    def run(items: list[tuple[load.Persona, str]]) -> None:
+    def run(items: list[tuple[Persona, str]]) -> None:
         client = app.test_client()
         for persona, text in items[:budget]:
             form = {"MessageSid": "SM" + uuid.uuid4().hex, "From": persona.phone,
@@ -141,9 +140,9 @@ def measure(
     return {
         "turns": len(latencies),
         "threads": threads,
-        "p50": load.percentile(latencies, 50),
-        "p95": load.percentile(latencies, 95),
-        "p99": load.percentile(latencies, 99),
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "p99": percentile(latencies, 99),
         "throughput": len(latencies) / wall,
         "cpu_per_turn": cpu / max(len(latencies), 1),
         "database": database_url.split("://")[0],

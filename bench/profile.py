@@ -1,16 +1,22 @@
-"""Sampling profiles of the gateway's gunicorn workers with py-spy, and a summary of where
-their CPU time goes (py-spy's raw format: one line per distinct stack, then its count)."""
+"""Sampling profiles of the gateway's gunicorn workers with py-spy during a run of its own,
+and a summary of where their CPU time goes (py-spy's raw format: one line per distinct
+stack, then its count)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.stack import ROOT
+from bench import load
+from bench.environment import say
+from bench.stack import ROOT, child_pids
+from bench.stats import Summary
 
 FRAME = re.compile(r"^(?P<func>.+?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
@@ -126,3 +132,56 @@ def top_functions(
         if not ours or "(bot/" in name or "(webhook_app" in name
     ]
     return [(name, summary.share(count)) for name, count in chosen[:n]]
+
+
+def profiled_run(
+    gateway_pid: int,
+    others: dict[str, list[int]],
+    client: load.GatewayClient,
+    pool: Any,
+    *,
+    concurrency: int,
+    seconds: float,
+    think: tuple[float, float],
+    out_dir: Path,
+) -> dict[str, Any]:
+    """An extra gateway run of N=`concurrency` conversations with py-spy sampling each
+    gunicorn worker, and `others` (Rasa and the action server, by role) for where a turn's
+    time goes besides the gateway. Not in the latency tables: the sampler costs a little."""
+    workers = child_pids(gateway_pid)
+    say(f"profiling the gateway at N={concurrency} with py-spy (workers {workers})")
+    spies = record(workers, seconds + 5, out_dir)
+    for name, pids in others.items():
+        spies += record(pids, seconds + 5, out_dir / name, subprocesses=True)
+    phase = asyncio.run(
+        load.run_phase(client, pool, concurrency=concurrency, seconds=seconds, think=think,
+                       seed=99)
+    )  # fmt: skip
+    for spy in spies:
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.terminate()
+    summary = summarize(sorted(out_dir.glob("worker-*.txt")))
+    measured = Summary.of(phase)
+    elsewhere = {}
+    for name in others:
+        other = summarize(sorted((out_dir / name).glob("worker-*.txt")))
+        elsewhere[name] = {
+            "samples": other.samples,
+            "leaf": top_functions(other, 12, ours=False),
+            "inclusive": [(fn, other.share(n)) for fn, n in other.inclusive.most_common(25)],
+        }
+    say(f"  profiled run: p95 {measured.p95 * 1000:.0f} ms; {summary.samples} CPU samples")
+    return {
+        "concurrency": concurrency,
+        "turns": measured.turns,
+        "p95": measured.p95,
+        "samples": summary.samples,
+        "seconds": seconds,
+        "parts": parts_table(summary),
+        "ours": top_functions(summary, 15, ours=True),
+        "leaf": top_functions(summary, 15, ours=False),
+        "files": str(out_dir.relative_to(ROOT)),
+        "elsewhere": elsewhere,
+    }

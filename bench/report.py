@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.load import INTERVAL_LEVEL, RESAMPLES, STEPS
+from bench.stats import INTERVAL_LEVEL, RESAMPLES, STEPS
 
 NOTES_BEGIN, NOTES_END = "<!-- BEGIN NOTES (kept across runs) -->", "<!-- END NOTES -->"
 TARGET_RATIO = 1.25

@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -44,126 +42,21 @@ from bench.environment import (
     store_urls,
     wait_quiet,
 )
+from bench.personas import Persona, demo_personas, write_placement
+from bench.plan import Plan, Stores, parse_args
 from bench.sampling import Memory, Sampler, cpu_by_role, resident
-from bench.stack import MODEL, ROOT, Proc, Stack, child_pids, rss_bytes
+from bench.stack import MODEL, ROOT, Proc, Stack, rss_bytes
+from bench.stats import (
+    INTERVAL_LEVEL,
+    Summary,
+    by_step,
+    percentile,
+    ratio_interval,
+    round_latencies,
+)
 from bench.training import time_training
 
 AUTH_TOKEN = "bench-twilio-auth-token"  # a known token: the harness signs like Twilio
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--concurrency", default="1,5,20,50", help="conversations at once, per run")
-    p.add_argument("--seconds", type=float, default=120, help="length of each run (per path)")
-    p.add_argument(
-        "--rounds", type=int, default=8,
-        help="split each path's run into this many rounds, alternating with the other path's "
-        "(more rounds: a slow stretch of the shared machine falls on both paths more evenly, "
-        "and the ratio's interval, drawn by rounds, narrows)",
-    )  # fmt: skip
-    p.add_argument(
-        "--min-turns", type=int, default=80,
-        help="run a small N longer, so that each path has about this many turns (a p95 of "
-        "20 turns is the second-slowest one)",
-    )  # fmt: skip
-    p.add_argument("--think", default="1.5,4.5", help="seconds between a person's messages")
-    p.add_argument("--retry-rate", type=float, default=0.05, help="share of SMS Twilio resends")
-    p.add_argument(
-        "--rasa-instances", type=int, default=1,
-        help="Rasa servers, as deploy/ runs them: each conversation on one (the gateway's "
-        "rendezvous hash; the Rasa path routes alike), one tracker store, the local Redis as "
-        "lock store when it answers. One Rasa server answers on one core",
-    )  # fmt: skip
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
-    p.add_argument(
-        "--stores", choices=("sqlite", "postgresql", "auto"), default="sqlite",
-        help="the app database and Rasa's tracker store: fresh SQLite files (one machine), or "
-        "fresh databases bench_app and bench_tracker on the local PostgreSQL (as deploy/ "
-        "runs them); 'auto': PostgreSQL when it answers at 127.0.0.1:5432",
-    )  # fmt: skip
-    p.add_argument("--database-url", help="app database (instead of --stores)")
-    p.add_argument("--tracker-store-url", help="Rasa tracker store (instead of --stores)")
-    p.add_argument(
-        "--rate-limit-storage-url", default="auto",
-        help="the gateway's RATE_LIMIT_STORAGE_URL: 'auto' (the local Redis, as deploy/ sets "
-        "it, when it answers; else in memory), 'memory', or a redis:// URL",
-    )  # fmt: skip
-    p.add_argument(
-        "--train", action=argparse.BooleanOptionalAction, default=False,
-        help="also time `rasa train` from scratch (1-3 min)",
-    )  # fmt: skip
-    p.add_argument(
-        "--profile", action=argparse.BooleanOptionalAction, default=False,
-        help="py-spy the gateway's workers at --profile-n",
-    )  # fmt: skip
-    p.add_argument("--profile-n", type=int, default=20)
-    p.add_argument(
-        "--capacity-n", type=int, default=20,
-        help="then N conversations with no pause between messages: the most turns/s (0: skip)",
-    )  # fmt: skip
-    p.add_argument(
-        "--gateway-only-turns", type=int, default=400,
-        help="then the gateway alone, Rasa stubbed, for this many turns (0: skip)",
-    )  # fmt: skip
-    p.add_argument(
-        "--gateway-http-seconds", type=float, default=60,
-        help="then the gateway over HTTP under gunicorn, Rasa and the action server stubbed, "
-        "at the largest N for this long (0: skip)",
-    )  # fmt: skip
-    p.add_argument(
-        "--pipeline", type=Path,
-        help="serve the gateway from this version of bot/gateway/pipeline.py (a before/after)",
-    )  # fmt: skip
-    p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="report file")
-    p.add_argument("--label", default="", help="a note for the report (e.g. 'before the fix')")
-    p.add_argument("--wait-quiet", type=float, default=0, help="wait up to S s for load < 1")
-    return p.parse_args(argv)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the command line asks to measure."""
-
-    args: argparse.Namespace
-    levels: list[int]
-    think: tuple[float, float]
-
-    @classmethod
-    def of(cls, args: argparse.Namespace) -> Plan:
-        lo, hi = (float(x) for x in args.think.split(","))
-        return cls(args, [int(n) for n in args.concurrency.split(",") if n.strip()], (lo, hi))
-
-    def seconds_for(self, n: int) -> float:
-        """Each path's time at N: --seconds, or longer where that gives fewer than --min-turns
-        (a person sends a message every think + about 0.05 s)."""
-        return max(self.args.seconds, self.args.min_turns * (sum(self.think) / 2 + 0.05) / n)
-
-    def per_slot(self, seconds: float) -> int:
-        """Accounts one slot may use: each person texts once, then the slot starts another."""
-        return math.ceil(seconds / (5 * self.think[0])) + 2 * self.args.rounds
-
-    def accounts_needed(self) -> int:
-        args = self.args
-        needed = sum(n * self.per_slot(self.seconds_for(n)) * 2 for n in self.levels)
-        needed += args.profile_n * self.per_slot(args.seconds) + 50
-        # with no pause a conversation takes about 6 turns x 0.5-1.5 s
-        return needed + args.capacity_n * (math.ceil(args.seconds / 3) + 2 * args.rounds) * 2
-
-    def runs(self) -> list[tuple[int, tuple[float, float], str, float]]:
-        """(N, pause between messages, label, seconds per path) of each run, in order."""
-        runs = [(n, self.think, str(n), self.seconds_for(n)) for n in self.levels]
-        if n := self.args.capacity_n:
-            runs.append((n, (0.0, 0.05), f"{n}, no pause", self.args.seconds))
-        return runs
-
-
-@dataclass(frozen=True)
-class Stores:
-    database_url: str
-    tracker_url: str
-    lock_url: str | None  # Rasa's lock store: Redis with several instances, else in memory
-    limits_url: str | None  # the gateway's rate-limit counts: Redis, else in memory
 
 
 @dataclass
@@ -180,7 +73,7 @@ class Running:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv, usage=__doc__)
     if not MODEL.exists():
         say(f"no trained model at {MODEL}: run `make train` first")
         return 2
@@ -268,7 +161,7 @@ def measure_stack(plan: Plan, stores: Stores, work: Path, results: dict[str, Any
             f"{needed} bench accounts")  # fmt: skip
         stack.flask("db", "upgrade")
         stack.flask("demo", "load")
-        personas = load.write_placement(work / "placement.csv", needed)
+        personas = write_placement(work / "placement.csv", needed)
         stack.flask("accounts", "import", str(work / "placement.csv"))
         running = start(stack, args, stores, iter(personas), results)
         memory = Memory()
@@ -283,7 +176,12 @@ def measure_stack(plan: Plan, stores: Stores, work: Path, results: dict[str, Any
                 run = run_level(plan, running, stores, n, think, label, seconds)
                 results["runs"].append(run)
             if args.profile:
-                results["profile"] = profile_gateway(running, args, plan.think, work)
+                results["profile"] = profile.profiled_run(
+                    running.gateway.pid,
+                    {"rasa": [r.pid for r in running.rasas], "actions": [running.actions.pid]},
+                    running.gw_client, running.pool, concurrency=args.profile_n,
+                    seconds=args.seconds, think=plan.think, out_dir=work / "profile",
+                )  # fmt: skip
         finally:
             sampler.stopped.set()
             sampler.join()
@@ -345,7 +243,7 @@ def start(
 
 def warm_up(running: Running) -> None:
     say("warming up: 4 conversations per path (first predictions, spaCy, connections)")
-    demo = load.demo_personas()
+    demo = demo_personas()
     for client, people in (
         (running.rasa_client, _take(running.pool, 4)),
         (running.gw_client, demo),
@@ -361,7 +259,7 @@ def _progress(phase: load.Phase) -> None:
     ok = [t.latency for t in done if t.ok]
     say(f"  {phase.path:7} N={phase.concurrency:<3} {len(done):4} turns, "
         f"{sum(not t.ok for t in done)} errors, "
-        f"p95 {1000 * load.percentile(ok, 95):.0f} ms so far")  # fmt: skip
+        f"p95 {1000 * percentile(ok, 95):.0f} ms so far")  # fmt: skip
 
 
 def run_level(
@@ -414,12 +312,12 @@ def run_level(
     turns = [t for phase in phases["gateway"] for t in phase.turns]
     run["ledger"] = _exactly_once(stores.database_url, turns)
     run["ratio_p95"] = run["gateway"]["p95"] / run["rasa"]["p95"]
-    run["ratio_p95_interval"] = load.ratio_interval(
-        load.round_latencies(*phases["gateway"]), load.round_latencies(*phases["rasa"])
+    run["ratio_p95_interval"] = ratio_interval(
+        round_latencies(*phases["gateway"]), round_latencies(*phases["rasa"])
     )
     run["load_average_after"] = os.getloadavg()[0]
     say(f"  N={label}: gateway p95 / Rasa p95 = {run['ratio_p95']:.2f} "
-        f"({load.INTERVAL_LEVEL}% of resamples {report.interval(run)})")  # fmt: skip
+        f"({INTERVAL_LEVEL}% of resamples {report.interval(run)})")  # fmt: skip
     return run
 
 
@@ -427,9 +325,9 @@ def _path_result(
     path: str, phases: list[load.Phase], cpu: dict[str, list[float]]
 ) -> dict[str, Any]:
     """One path's latencies, by step too, and each process's CPU and waits a turn."""
-    summary = load.Summary.of(*phases)
+    summary = Summary.of(*phases)
     result = asdict(summary)
-    result["by_step"] = load.by_step(*phases)
+    result["by_step"] = by_step(*phases)
     answered = max(summary.turns - summary.errors, 1)
     result["cpu_ms_per_turn"] = {name: 1000 * spent / answered for name, (spent, _) in cpu.items()}
     waits = {name: 1000 * waited / answered for name, (_, waited) in cpu.items()}
@@ -502,61 +400,8 @@ def _verdict(clean: bool) -> str:
     return "clean" if clean else "NOT CLEAN"
 
 
-def _take(pool: Any, n: int) -> list[load.Persona]:
+def _take(pool: Any, n: int) -> list[Persona]:
     return [next(pool) for _ in range(n)]
-
-
-def profile_gateway(
-    running: Running, args: argparse.Namespace, think: tuple[float, float], work: Path
-) -> dict[str, Any]:
-    """An extra gateway run at N=profile_n with py-spy sampling each worker (not in the
-    tables above: the sampler itself costs a little)."""
-    gateway, rasas, actions, client = (
-        running.gateway,
-        running.rasas,
-        running.actions,
-        running.gw_client,
-    )
-    workers = child_pids(gateway.pid)
-    out_dir = work / "profile"
-    say(f"profiling the gateway at N={args.profile_n} with py-spy (workers {workers})")
-    spies = profile.record(workers, args.seconds + 5, out_dir)
-    # Rasa and the action server too, for where a turn's time goes besides the gateway
-    others = {"rasa": [r.pid for r in rasas], "actions": [actions.pid]}
-    for name, pids in others.items():
-        spies += profile.record(pids, args.seconds + 5, out_dir / name, subprocesses=True)
-    phase = asyncio.run(
-        load.run_phase(client, running.pool, concurrency=args.profile_n, seconds=args.seconds,
-                       think=think, seed=99)
-    )  # fmt: skip
-    for spy in spies:
-        try:
-            spy.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            spy.terminate()
-    summary = profile.summarize(sorted(out_dir.glob("worker-*.txt")))
-    measured = load.Summary.of(phase)
-    elsewhere = {}
-    for name in others:
-        other = profile.summarize(sorted((out_dir / name).glob("worker-*.txt")))
-        elsewhere[name] = {
-            "samples": other.samples,
-            "leaf": profile.top_functions(other, 12, ours=False),
-            "inclusive": [(fn, other.share(n)) for fn, n in other.inclusive.most_common(25)],
-        }
-    say(f"  profiled run: p95 {measured.p95 * 1000:.0f} ms; {summary.samples} CPU samples")
-    return {
-        "concurrency": args.profile_n,
-        "turns": measured.turns,
-        "p95": measured.p95,
-        "samples": summary.samples,
-        "seconds": args.seconds,
-        "parts": profile.parts_table(summary),
-        "ours": profile.top_functions(summary, 15, ours=True),
-        "leaf": profile.top_functions(summary, 15, ours=False),
-        "files": str(out_dir.relative_to(ROOT)),
-        "elsewhere": elsewhere,
-    }
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from bench import load
+from bench.personas import Persona, write_placement
 from bench.stack import MODEL, RASA, Proc, Stack, app_python
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +85,7 @@ class Setup:
     app_db: str
     tracker_db: str
     rasa: list[Proc]
-    personas: list[load.Persona]
+    personas: list[Persona]
     lock_commands_before: int
     started: float = field(default_factory=time.monotonic)
 
@@ -118,7 +118,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     stack = Stack.create(work, DATABASE_URL=app_db)
     try:
         stack.flask("db", "upgrade")
-        personas = load.write_placement(work / "placement.csv", CONVERSATIONS, prefix="MLT")
+        personas = write_placement(work / "placement.csv", CONVERSATIONS, prefix="MLT")
         stack.flask("accounts", "import", str(work / "placement.csv"))
 
         actions = stack.start_actions()
@@ -175,13 +175,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 # ---------------------------------------------------------------------- a person texting
 @dataclass
 class Texted:
-    persona: load.Persona
+    persona: Persona
     sids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     replies: list[list[str]] = field(default_factory=list)  # what the person read, per turn
 
 
-def _script(persona: load.Persona) -> list[str]:
+def _script(persona: Persona) -> list[str]:
     dob = persona.dob
     return [
         "hi",
@@ -207,7 +207,7 @@ def _stored_replies(session: Session, sid: str) -> list[str]:
     )
 
 
-def _text_through(setup: Setup, persona: load.Persona, engine) -> Texted:  # type: ignore[no-untyped-def]
+def _text_through(setup: Setup, persona: Persona, engine) -> Texted:  # type: ignore[no-untyped-def]
     """One person: each message signed as Twilio signs it, the next sent only once the
     answer arrived (in the TwiML, or through the outbox when Rasa was slower than 5 s)."""
     url = f"{setup.gateway_url}/twilio/sms"

@@ -1,8 +1,10 @@
-"""The benchmark's latency by step of the conversation (bench/load.py `by_step`,
+"""The benchmark's latency by step of the conversation (bench/stats.py `by_step`,
 bench/report.py `step_table`): where a path's extra time goes, by what the texter sends."""
 
-from bench.load import STEPS, Conversation, Persona, Phase, Turn, by_step
+from bench.load import Conversation, Phase, Turn
+from bench.personas import Persona
 from bench.report import step_table
+from bench.stats import STEPS, by_step
 
 
 def _phase(path: str, latencies_by_step: list[list[float]], *, failed_at: int = -1) -> Phase:

@@ -1,8 +1,8 @@
-"""What `make bench` runs, from its command line (bench/run.py `Plan`): a small N runs longer
+"""What `make bench` runs, from its command line (bench/plan.py `Plan`): a small N runs longer
 so that its p95 rests on enough turns, the no-pause run comes last, and there are accounts
 for every conversation any slot may start."""
 
-from bench.run import Plan, parse_args
+from bench.plan import Plan, parse_args
 
 
 def test_a_small_n_runs_long_enough_for_its_minimum_of_turns() -> None:

@@ -1,9 +1,9 @@
-"""The benchmark's bootstrap interval for gateway p95 / Rasa p95 (bench/load.py): it says
+"""The benchmark's bootstrap interval for gateway p95 / Rasa p95 (bench/stats.py): it says
 whether one run can tell the ratio from the 1.25 target."""
 
 import random
 
-from bench.load import ratio_interval
+from bench.stats import ratio_interval
 
 
 def _conversations(rng: random.Random, count: int, scale: float = 1.0) -> list[list[float]]:

@@ -1,4 +1,5 @@
-"""Conversations: found or started for a sender, linked to an account, dated locally."""
+"""Conversations: found or started for a sender, linked to an account, dated locally; their
+messages and events, in order."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Account, Conversation
+from bot.models import Account, Conversation, ConversationEvent, Message
 
 DEFAULT_ZONE = "America/New_York"
 
@@ -62,3 +63,38 @@ def local_today(account: Account | None, now: datetime) -> date:
     """The date where the debtor lives (their first zone), which is what "tomorrow" means."""
     zones = account.zones if account else ()
     return now.astimezone(ZoneInfo(zones[0] if zones else DEFAULT_ZONE)).date()
+
+
+def messages_of(
+    session: Session, conversation_id: str, *, after: int = 0, limit: int | None = None
+) -> list[Message]:
+    """The conversation's messages newer than the id `after`, oldest first."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.id > after)
+        .order_by(Message.id)
+    )
+    return list(session.scalars(query if limit is None else query.limit(limit)))
+
+
+def reply_statuses(session: Session, conversation_id: str) -> dict[int, str]:
+    """Each outbound message's status (queued, sent, delivered, failed...), by id."""
+    return {
+        message_id: status
+        for message_id, status in session.execute(
+            select(Message.id, Message.status).where(
+                Message.conversation_id == conversation_id, Message.direction == "out"
+            )
+        )
+    }
+
+
+def events_of(session: Session, conversation_id: str) -> list[ConversationEvent]:
+    """What happened in the conversation besides messages, in order."""
+    return list(
+        session.scalars(
+            select(ConversationEvent)
+            .where(ConversationEvent.conversation_id == conversation_id)
+            .order_by(ConversationEvent.id)
+        )
+    )

@@ -1,9 +1,12 @@
 """Delivery status of outbound messages, updated monotonically (compliance rule 23): a late
-"sent" never overwrites "delivered"."""
+"sent" never overwrites "delivered". In the web chat a message is delivered when the
+browser fetches it."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -33,3 +36,29 @@ def update_status(
         .values(**values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+#: Outbound messages the debtor never sees (contact rules stopped them, or sending failed).
+HIDDEN_FROM_CHAT = ("blocked", "failed", "undelivered", "canceled")
+
+
+def web_chat_messages(
+    session: Session, conversation_id: str, *, after: int, limit: int, now: datetime
+) -> list[Message]:
+    """What the web chat shows of a conversation after the message id `after`, oldest first.
+    Outbound web messages still queued (late bot replies, agent replies) are delivered by
+    being returned here: each is marked delivered at `now`."""
+    rows = session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id > after,
+            ~((Message.direction == "out") & Message.status.in_(HIDDEN_FROM_CHAT)),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    ).all()
+    for message in rows:
+        if message.direction == "out" and message.channel == "web" and message.status == "queued":
+            message.status, message.sent_at, message.status_updated_at = "delivered", now, now
+    return list(rows)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.contact import Kind, Purpose
 from bot.domain.redaction import redact
-from bot.models import Account, Conversation, Handoff, Message
+from bot.models import Account, Conversation, Handoff, Message, StaffUser
 from bot.services.consent import conversation_decision
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.events import EventKind, record_event
@@ -144,11 +144,32 @@ class QueueItem:
     overdue: bool
 
 
-def handoffs(session: Session, status: str | None = None) -> list[Handoff]:
-    query = select(Handoff).order_by(Handoff.id)
-    if status:
+@dataclass(frozen=True)
+class HandoffRow:
+    """A handoff with who it is about and who has it (the JSON API's listing)."""
+
+    handoff: Handoff
+    conversation: Conversation
+    account_ref: str | None
+    agent_email: str | None
+
+
+def handoff_rows(
+    session: Session, *, status: str | None = None, handoff_id: int | None = None
+) -> list[HandoffRow]:
+    """Handoffs, oldest first: all of them, those with `status`, or the one `handoff_id`."""
+    query = (
+        select(Handoff, Conversation, Account.account_ref, StaffUser.email)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .outerjoin(Account, Account.id == Conversation.account_id)
+        .outerjoin(StaffUser, StaffUser.id == Handoff.agent_id)
+        .order_by(Handoff.id)
+    )
+    if status is not None:
         query = query.where(Handoff.status == status)
-    return list(session.scalars(query))
+    if handoff_id is not None:
+        query = query.where(Handoff.id == handoff_id)
+    return [HandoffRow(*row) for row in session.execute(query).all()]
 
 
 def waiting_queue(
@@ -166,6 +187,30 @@ def waiting_queue(
         QueueItem(h, c, a, now - h.created_at, now - h.created_at > overdue_after)
         for h, c, a in rows
     ]
+
+
+def with_parties(session: Session, handoff_id: int) -> tuple[Handoff, Conversation, Account | None]:
+    """The handoff, its conversation and its account (None: not linked to one). NotFound when
+    there is no such handoff."""
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise NotFound("no such handoff")
+    conversation = session.get(Conversation, handoff.conversation_id)
+    assert conversation is not None
+    account = session.get(Account, conversation.account_id) if conversation.account_id else None
+    return handoff, conversation, account
+
+
+def handled_by_agent(session: Session, agent_id: int, *, now: datetime) -> list[QueueItem]:
+    """The handoffs this agent has now, in the order claimed, with how long each waited."""
+    rows = session.execute(
+        select(Handoff, Conversation, Account)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .outerjoin(Account, Account.id == Conversation.account_id)
+        .where(Handoff.status == "active", Handoff.agent_id == agent_id)
+        .order_by(Handoff.claimed_at, Handoff.id)
+    ).all()
+    return [QueueItem(h, c, a, now - h.created_at, False) for h, c, a in rows]
 
 
 def _handled(session: Session, handoff_id: int, agent_id: int) -> Handoff:

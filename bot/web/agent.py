@@ -9,18 +9,14 @@ flashed messages, never a 500.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 from typing import Any
 
-import yaml
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -29,235 +25,57 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import ROOT
 from bot.db import utcnow
 from bot.domain.contact import Channel
 from bot.domain.money import format_money, to_cents
-from bot.domain.plans import FREQUENCIES, PlanOption, PolicyViolation, custom_option
-from bot.models import (
-    Account,
-    Conversation,
-    ConversationEvent,
-    Dispute,
-    Handoff,
-    HardshipRecord,
-    Message,
-    PaymentPlan,
-    Promise,
-    StaffUser,
-)
+from bot.domain.plans import FREQUENCIES, PolicyViolation, custom_option
+from bot.models import Account, Conversation, Handoff, StaffUser
 from bot.services import handoff as handoffs
-from bot.services.balances import itemization
 from bot.services.cases import DisputeReason, HardshipCategory, open_dispute, record_hardship
-from bot.services.consent import (
-    ConsentAction,
-    has_ceased,
-    is_opted_out,
-    preference_of,
-    record_consent,
-)
+from bot.services.consent import ConsentAction, record_consent
+from bot.services.conversations import events_of, messages_of, reply_statuses
 from bot.services.errors import Conflict, NotFound, ServiceError
-from bot.services.holds import active_holds
-from bot.services.plans import (
-    accept_plan,
-    collectible_cents,
-    ensure_collectible,
-    record_promise,
-)
+from bot.services.plans import accept_plan, collectible_cents, ensure_collectible, record_promise
 from bot.services.policy import load_policy
-from bot.services.transcripts import sender_label
+from bot.web.agent_views import (
+    REASON_LABELS,
+    account_summary,
+    bot_state,
+    message_row,
+    overdue_after,
+    plan_summary,
+    queue_data,
+    reply_templates,
+    service_message,
+    utc_text,
+    waited_text,
+)
 from bot.web.auth import role_required, staff_page_headers
-from bot.web.deps import gateway, resume_bot, sessions, settings
+from bot.web.deps import resume_bot, sessions, settings
 from bot.wording import render
 
 bp = Blueprint("agent", __name__, url_prefix="/agent", template_folder="../templates")
 
 STAFF_ROLES = ("agent", "admin")
 MAX_TEXT = 1600
-TEMPLATES_FILE = ROOT / "bot" / "agent_templates.yml"
 CLAIMED_BY_OTHER = "Another agent already took this conversation."
-
-REASON_LABELS = {
-    "human_request": "Asked for a person",
-    "distress": "Distress",
-    "attorney": "Attorney",
-    "bankruptcy": "Bankruptcy",
-    "deceased": "Deceased",
-    "anger": "Anger",
-    "complaint": "Complaint",
-    "fallback": "Repeated fallbacks",
-    "identity_failed": "Identity check failed",
-    "settlement": "Settlement request",
-    "failure": "Assistant failure",
-}
-#: Slots that hold what the debtor typed to prove who they are: shown as "provided" only.
-SECRET_SLOTS = frozenset({"verify_dob", "verify_second", "account_lookup"})
-HIDDEN_SLOTS = frozenset({"company_name", "support_phone", "session_started_metadata"})
-REFUSAL_TEXT = {
-    "opted_out": "the debtor opted out of texts from us",
-    "ceased": "the debtor asked us to stop all communication",
-    "attorney": "the debtor is represented by an attorney; contact the attorney instead",
-    "wrong_number": "this number was reported as a wrong number",
-    "hold:deceased": "the account holder was reported deceased",
-    "hold:bankruptcy": "the debtor is in bankruptcy",
-    "channel_preference": "the debtor asked not to be contacted on this channel",
-    "outside_window": "it is outside the hours we may contact the debtor",
-    "preference_hours": "it is outside the hours the debtor asked for",
-    "work_hours": "the debtor asked not to be contacted during work hours",
-    "frequency_cap": "we have reached the contact limit for this week",
-}
-VIOLATION_TEXT = {
-    "first_payment_in_past": "The date is in the past.",
-    "first_payment_too_late": "The date is later than the policy allows (latest {limit}).",
-    "below_minimum": "The amount is below the minimum of {limit}.",
-    "amount_exceeds_balance": "The amount is more than the balance of {limit}.",
-    "too_long": "The plan would run longer than the policy allows ({limit} months at most).",
-    "frequency_not_allowed": "That frequency is not allowed (allowed: {limit}).",
-}
-#: How each plan frequency reads after an amount: "$150.00 a month".
-PLAN_PERIODS = {"weekly": "a week", "biweekly": "every two weeks", "monthly": "a month"}
 
 
 bp.after_request(staff_page_headers)
 
 
 # ---------------------------------------------------------------------------- helpers
-def overdue_after() -> timedelta:
-    """HANDOFF_OVERDUE_MINUTES from the app config or the environment; 5 by default."""
-    raw = current_app.config.get("HANDOFF_OVERDUE_MINUTES") or os.environ.get(
-        "HANDOFF_OVERDUE_MINUTES", ""
-    )
-    try:
-        minutes = float(raw)
-    except (TypeError, ValueError):
-        return handoffs.DEFAULT_OVERDUE
-    return timedelta(minutes=minutes) if minutes > 0 else handoffs.DEFAULT_OVERDUE
-
-
-def reply_templates(path: Path = TEMPLATES_FILE) -> list[dict[str, str]]:
-    """The approved reply wording: [{key, label, text}], in file order."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError:
-        return []
-    values = {"company_name": settings().company_name, "support_phone": settings().support_phone}
-    items = []
-    for entry in data.get("templates", []):
-        text = str(entry.get("text", "")).strip()
-        for key, value in values.items():
-            text = text.replace("{" + key + "}", value)
-        items.append({"key": str(entry["key"]), "label": str(entry["label"]), "text": text})
-    return items
-
-
-def _utc(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
-
-
-def _waited(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def _queue_row(handoff: Handoff, conversation: Conversation, account: Account | None,
-               waited: timedelta, overdue: bool) -> dict[str, Any]:  # fmt: skip
-    return {
-        "id": handoff.id,
-        "reason": handoff.reason,
-        "reason_label": REASON_LABELS.get(handoff.reason, handoff.reason),
-        "urgent": handoff.urgent,
-        "overdue": overdue,
-        "status": handoff.status,
-        "waited_seconds": int(waited.total_seconds()),
-        "waited": _waited(waited),
-        "created_at": _utc(handoff.created_at),
-        "channel": conversation.channel,
-        "account_ref": account.account_ref if account else None,
-        "debtor": f"{account.first_name} {account.last_name}" if account else None,
-        "verified": conversation.verified,
-        "url": url_for("agent.conversation", handoff_id=handoff.id),
-        "claim_url": url_for("agent.claim", handoff_id=handoff.id),
-    }
-
-
-def queue_data(session: Session, now: datetime, agent_id: int) -> dict[str, Any]:
-    waiting = [
-        _queue_row(i.handoff, i.conversation, i.account, i.waited, i.overdue)
-        for i in handoffs.waiting_queue(session, now=now, overdue_after=overdue_after())
-    ]
-    rows = session.execute(
-        select(Handoff, Conversation, Account)
-        .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .outerjoin(Account, Account.id == Conversation.account_id)
-        .where(Handoff.status == "active", Handoff.agent_id == agent_id)
-        .order_by(Handoff.claimed_at, Handoff.id)
-    ).all()
-    mine = [_queue_row(h, c, a, now - h.created_at, False) for h, c, a in rows]
-    return {
-        "now": _utc(now),
-        "overdue_minutes": overdue_after().total_seconds() / 60,
-        "waiting": waiting,
-        "mine": mine,
-    }
-
-
-def _message_row(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "direction": message.direction,
-        "sender": message.sender,
-        "sender_label": sender_label(message.sender),
-        "text": message.text,
-        "at": _utc(message.created_at),
-        "status": message.status if message.direction == "out" else None,
-    }
-
-
 def _load(session: Session, handoff_id: int) -> tuple[Handoff, Conversation, Account | None]:
-    handoff = session.get(Handoff, handoff_id)
-    if handoff is None:
+    try:
+        return handoffs.with_parties(session, handoff_id)
+    except NotFound:
         abort(404)
-    conversation = session.get(Conversation, handoff.conversation_id)
-    assert conversation is not None
-    account = session.get(Account, conversation.account_id) if conversation.account_id else None
-    return handoff, conversation, account
 
 
 def _back(handoff_id: int) -> Response:
     return redirect(url_for("agent.conversation", handoff_id=handoff_id))  # type: ignore[return-value]
-
-
-def _refusal(exc: ServiceError) -> str:
-    reason = str(exc.details.get("reason", ""))
-    if reason in REFUSAL_TEXT:
-        return f"Not sent: {REFUSAL_TEXT[reason]}. The contact rules do not allow this reply."
-    return f"Not sent: the contact rules do not allow this reply ({reason or exc})."
-
-
-def _service_message(exc: Exception) -> str:
-    if isinstance(exc, handoffs.ContactRefused):
-        return _refusal(exc)
-    if isinstance(exc, handoffs.NotHandling):
-        return "Claim this conversation first: only the agent handling it can do that."
-    if isinstance(exc, PolicyViolation):
-        limit = exc.limit
-        shown: object = limit
-        if isinstance(limit, int) and exc.code != "too_long":
-            shown = format_money(limit)
-        elif isinstance(limit, tuple):
-            shown = ", ".join(limit)
-        return VIOLATION_TEXT.get(exc.code, "Outside the policy: {limit}.").format(limit=shown)
-    if isinstance(exc, ServiceError) and exc.code == "on_hold":
-        return f"Collection on this account is on hold: {exc}."
-    return f"Could not do that: {exc}."
 
 
 def _act(handoff_id: int, action: Callable[[Session, Handoff, Conversation, Account | None,
@@ -269,7 +87,7 @@ def _act(handoff_id: int, action: Callable[[Session, Handoff, Conversation, Acco
             handoff, conversation, account = _load(session, handoff_id)
             done = action(session, handoff, conversation, account, utcnow())
     except (ServiceError, PolicyViolation, ValueError, TypeError) as exc:
-        flash(_service_message(exc), "error")
+        flash(service_message(exc), "error")
     else:
         if done:
             flash(done, "success")
@@ -300,95 +118,6 @@ def _form_text(name: str, limit: int = MAX_TEXT) -> str:
     if len(text) > limit:
         raise ServiceError(f"the text is longer than {limit:,} characters")
     return text
-
-
-# ---------------------------------------------------------------------------- summary
-def account_summary(session: Session, account: Account, conversation: Conversation,
-                    today: date) -> dict[str, Any]:  # fmt: skip
-    items = itemization(session, account, today)
-    preference = preference_of(session, account.id)
-    phone_opted_out = account.phone is not None and is_opted_out(
-        session, account.phone, Channel.SMS
-    )
-    return {
-        "ref": account.account_ref,
-        "name": f"{account.first_name} {account.last_name}",
-        "creditor": account.creditor,
-        "state": account.state,
-        "phone": account.phone,
-        "delinquent_since": account.delinquent_since.isoformat(),
-        "balance": format_money(items.total_cents),
-        "collectible": format_money(items.collectible_cents),
-        "principal": format_money(items.principal_cents),
-        "interest": format_money(items.interest_cents),
-        "fees": format_money(items.fees_cents),
-        "paid": format_money(items.payments_cents),
-        "disputed": format_money(items.disputed_cents),
-        "charges": [
-            {
-                "id": c.charge_id,
-                "text": f"{c.posted_on} {c.description} {format_money(c.amount_cents)}",
-            }
-            for c in items.charges
-        ],
-        "plans": list(
-            session.scalars(
-                select(PaymentPlan)
-                .where(PaymentPlan.account_id == account.id)
-                .order_by(PaymentPlan.id.desc())
-            )
-        ),
-        "promises": list(
-            session.scalars(
-                select(Promise).where(Promise.account_id == account.id).order_by(Promise.id.desc())
-            )
-        ),
-        "disputes": list(
-            session.scalars(
-                select(Dispute).where(Dispute.account_id == account.id).order_by(Dispute.id.desc())
-            )
-        ),
-        "holds": active_holds(session, account.id),
-        "hardships": list(
-            session.scalars(
-                select(HardshipRecord)
-                .where(HardshipRecord.account_id == account.id)
-                .order_by(HardshipRecord.id.desc())
-            )
-        ),
-        "ceased": has_ceased(session, account.id),
-        "sms_opted_out": phone_opted_out,
-        "conversation_opted_out": conversation.channel == "sms"
-        and is_opted_out(session, conversation.address, Channel.SMS),
-        "preference": preference,
-        "format_money": format_money,
-    }
-
-
-def bot_state(conversation_id: str) -> dict[str, Any] | None:
-    """What the bot knew, from the Rasa tracker; None when Rasa did not answer."""
-    from bot.gateway.rasa_client import RasaUnavailable
-
-    try:
-        tracker = gateway().rasa.tracker(conversation_id)
-    except RasaUnavailable:
-        return None
-    except Exception:  # a malformed answer is as good as none
-        current_app.logger.exception("reading the Rasa tracker failed")
-        return None
-    slots = []
-    for name, value in sorted((tracker.get("slots") or {}).items()):
-        if name in HIDDEN_SLOTS or value in (None, "", [], {}):
-            continue
-        slots.append((name, "(provided)" if name in SECRET_SLOTS else str(value)[:300]))
-    intents = []
-    for event in tracker.get("events") or []:
-        if event.get("event") == "user":
-            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            if intent:
-                intents.append(intent)
-    loop = (tracker.get("active_loop") or {}).get("name")
-    return {"slots": slots, "intents": intents[-12:], "active_form": loop}
 
 
 # ---------------------------------------------------------------------------- queue
@@ -430,19 +159,8 @@ def conversation(handoff_id: int) -> str:
     now = utcnow()
     with sessions()() as session:
         handoff, conv, account = _load(session, handoff_id)
-        messages = [
-            _message_row(m)
-            for m in session.scalars(
-                select(Message).where(Message.conversation_id == conv.id).order_by(Message.id)
-            )
-        ]
-        events = list(
-            session.scalars(
-                select(ConversationEvent)
-                .where(ConversationEvent.conversation_id == conv.id)
-                .order_by(ConversationEvent.id)
-            )
-        )
+        messages = [message_row(m) for m in messages_of(session, conv.id)]
+        events = events_of(session, conv.id)
         agent = session.get(StaffUser, handoff.agent_id) if handoff.agent_id else None
         summary = account_summary(session, account, conv, now.date()) if account else None
         conversation_id = conv.id
@@ -451,7 +169,7 @@ def conversation(handoff_id: int) -> str:
             "conversation": conv,
             "account": account,
             "reason_label": REASON_LABELS.get(handoff.reason, handoff.reason),
-            "waited": _waited((handoff.claimed_at or now) - handoff.created_at),
+            "waited": waited_text((handoff.claimed_at or now) - handoff.created_at),
             "overdue": handoff.status == "waiting" and now - handoff.created_at > overdue_after(),
             "agent_email": agent.email if agent else None,
             "mine": handoff.status == "active" and handoff.agent_id == _agent_id(),
@@ -466,7 +184,7 @@ def conversation(handoff_id: int) -> str:
         v=view,
         bot=bot_state(conversation_id),
         templates=reply_templates(),
-        utc=_utc,
+        utc=utc_text,
         dispute_reasons=[r.value for r in DisputeReason],
         hardship_categories=[c.value for c in HardshipCategory],
         max_text=MAX_TEXT,
@@ -480,22 +198,10 @@ def messages_json(handoff_id: int) -> Response:
     after = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 18 else 0
     with sessions()() as session:
         handoff, conv, _ = _load(session, handoff_id)
-        rows = session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conv.id, Message.id > after)
-            .order_by(Message.id)
-            .limit(200)
-        ).all()
-        statuses = {
-            str(m_id): status
-            for m_id, status in session.execute(
-                select(Message.id, Message.status).where(
-                    Message.conversation_id == conv.id, Message.direction == "out"
-                )
-            )
-        }
+        rows = messages_of(session, conv.id, after=after, limit=200)
+        statuses = {str(m_id): status for m_id, status in reply_statuses(session, conv.id).items()}
         return jsonify(
-            messages=[_message_row(m) for m in rows],
+            messages=[message_row(m) for m in rows],
             statuses=statuses,
             handoff_status=handoff.status,
             conversation_status=conv.status,
@@ -544,7 +250,7 @@ def release(handoff_id: int) -> Response:
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(_service_message(exc), "error")
+        flash(service_message(exc), "error")
         return _back(handoff_id)
     if resume_bot(conversation_id):  # after the commit: the bot answers the next message
         flash("Handed back to the assistant.", "success")
@@ -566,7 +272,7 @@ def close(handoff_id: int) -> Response:
     except NotFound:
         abort(404)
     except ServiceError as exc:
-        flash(_service_message(exc), "error")
+        flash(service_message(exc), "error")
         return _back(handoff_id)
     flash("Conversation closed.", "success")
     return redirect(url_for("agent.queue"))  # type: ignore[return-value]
@@ -590,22 +296,6 @@ def promise(handoff_id: int) -> Response:
         return f"Promise recorded: {format_money(made.amount_cents)} on {made.due_on}."
 
     return _act(handoff_id, act)
-
-
-def _short_date(day: date) -> str:
-    return f"{day:%b} {day.day}"
-
-
-def plan_summary(option: PlanOption) -> str:
-    """What the agent is told was recorded, like "$150.00 a month, 10 payments from Dec 1"."""
-    first = option.installments[0]
-    if option.frequency == "once":
-        return f"{format_money(first.amount_cents)} in full on {_short_date(first.due_on)}."
-    period = PLAN_PERIODS[option.frequency]
-    return (
-        f"{format_money(first.amount_cents)} {period}, {option.count} payments"
-        f" from {_short_date(first.due_on)}."
-    )
 
 
 @bp.post("/handoffs/<int:handoff_id>/plan")

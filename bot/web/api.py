@@ -13,7 +13,6 @@ from datetime import date, datetime, time
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -23,19 +22,12 @@ from bot.domain.redaction import redact
 from bot.domain.text import well_formed
 from bot.models import (
     Account,
-    Charge,
     Conversation,
-    Dispute,
-    Handoff,
-    HardshipRecord,
     Message,
-    PaymentPlan,
-    Promise,
-    StaffUser,
-    ValidationRequest,
 )
 from bot.services import handoff as handoff_service
 from bot.services import transcripts
+from bot.services.account_record import account_by_ref, account_record
 from bot.services.audit import AuditAction, audit
 from bot.services.balances import itemization
 from bot.services.consent import has_ceased, is_opted_out, is_wrong_number, preference_of
@@ -122,18 +114,17 @@ def _iso(value: date | datetime | time | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _handoff_json(
-    handoff: Handoff, conversation: Conversation | None, account_ref: str | None, agent: str | None
-) -> dict[str, Any]:
+def _handoff_json(row: handoff_service.HandoffRow) -> dict[str, Any]:
+    handoff, conversation = row.handoff, row.conversation
     return {
         "id": handoff.id,
         "conversation_id": handoff.conversation_id,
-        "account_ref": account_ref,
-        "channel": conversation.channel if conversation else None,
+        "account_ref": row.account_ref,
+        "channel": conversation.channel,
         "reason": handoff.reason,
         "urgent": handoff.urgent,
         "status": handoff.status,
-        "agent": agent,
+        "agent": row.agent_email,
         "created_at": _iso(handoff.created_at),
         "claimed_at": _iso(handoff.claimed_at),
         "released_at": _iso(handoff.released_at),
@@ -141,26 +132,11 @@ def _handoff_json(
     }
 
 
-def _handoff_rows(session: Session, status: str | None = None, handoff_id: int | None = None):  # type: ignore[no-untyped-def]
-    query = (
-        select(Handoff, Conversation, Account.account_ref, StaffUser.email)
-        .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .outerjoin(Account, Account.id == Conversation.account_id)
-        .outerjoin(StaffUser, StaffUser.id == Handoff.agent_id)
-        .order_by(Handoff.id)
-    )
-    if status is not None:
-        query = query.where(Handoff.status == status)
-    if handoff_id is not None:
-        query = query.where(Handoff.id == handoff_id)
-    return session.execute(query).all()
-
-
 def _one_handoff(session: Session, handoff_id: int) -> dict[str, Any]:
-    rows = _handoff_rows(session, handoff_id=handoff_id)
+    rows = handoff_service.handoff_rows(session, handoff_id=handoff_id)
     if not rows:
         raise NotFound("no such handoff")
-    return _handoff_json(*rows[0])
+    return _handoff_json(rows[0])
 
 
 def _audit(
@@ -189,7 +165,7 @@ def _audit(
 def account(account_ref: str):  # type: ignore[no-untyped-def]
     now = utcnow()
     with sessions().begin() as session:
-        acct = session.scalar(select(Account).where(Account.account_ref == account_ref))
+        acct = account_by_ref(session, account_ref)
         if acct is None:
             return api_error(404, "no such account")
         _audit(session, "api.account.view", "account", acct.account_ref)
@@ -200,7 +176,8 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
     items = itemization(session, acct, local_today(acct, now))
     holds = active_holds(session, acct.id)
     disputed_ids = {h.charge_id for h in holds if h.charge_id is not None}
-    charges = {c.id: c for c in session.scalars(select(Charge).where(Charge.account_id == acct.id))}
+    record = account_record(session, acct.id)
+    charges = {c.id: c for c in record.charges}
 
     def charge_ref(charge_id: int | None) -> dict[str, Any] | None:
         c = charges.get(charge_id) if charge_id is not None else None
@@ -227,25 +204,6 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
     ):
         balance.update(_amount(name, cents))
 
-    plans = session.scalars(
-        select(PaymentPlan).where(PaymentPlan.account_id == acct.id).order_by(PaymentPlan.id)
-    )
-    promises = session.scalars(
-        select(Promise).where(Promise.account_id == acct.id).order_by(Promise.id)
-    )
-    disputes = session.scalars(
-        select(Dispute).where(Dispute.account_id == acct.id).order_by(Dispute.id)
-    )
-    hardship = session.scalars(
-        select(HardshipRecord)
-        .where(HardshipRecord.account_id == acct.id)
-        .order_by(HardshipRecord.id)
-    )
-    validations = session.scalars(
-        select(ValidationRequest)
-        .where(ValidationRequest.account_id == acct.id)
-        .order_by(ValidationRequest.id)
-    )
     pref = preference_of(session, acct.id)
     phone = acct.phone
     return {
@@ -288,7 +246,7 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
                     for i in p.installments
                 ],
             }
-            for p in plans
+            for p in record.plans
         ],
         "promises": [
             {
@@ -299,7 +257,7 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
                 "created_by": p.created_by,
                 "created_at": _iso(p.created_at),
             }
-            for p in promises
+            for p in record.promises
         ],
         "disputes": [
             {
@@ -310,7 +268,7 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
                 "created_at": _iso(d.created_at),
                 "verification_sent_at": _iso(d.verification_sent_at),
             }
-            for d in disputes
+            for d in record.disputes
         ],
         "holds": [
             {
@@ -332,7 +290,7 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
                 "created_by": r.created_by,
                 "created_at": _iso(r.created_at),
             }
-            for r in hardship
+            for r in record.hardships
         ],
         "validation_requests": [
             {
@@ -342,7 +300,7 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
                 "created_at": _iso(v.created_at),
                 "sent_at": _iso(v.sent_at),
             }
-            for v in validations
+            for v in record.validations
         ],
         "contact": {
             "phone": phone,
@@ -416,8 +374,8 @@ def list_handoffs():  # type: ignore[no-untyped-def]
     if status is not None and status not in HANDOFF_STATUSES:
         return api_error(400, f"status must be one of {', '.join(HANDOFF_STATUSES)}")
     with sessions()() as session:
-        rows = _handoff_rows(session, status=status)
-        return jsonify(handoffs=[_handoff_json(*row) for row in rows])
+        rows = handoff_service.handoff_rows(session, status=status)
+        return jsonify(handoffs=[_handoff_json(row) for row in rows])
 
 
 @bp.post("/handoffs/<int:handoff_id>/claim")

@@ -19,13 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request, session
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from bot.db import utcnow
 from bot.domain.text import well_formed
 from bot.gateway.turns import Inbound
-from bot.models import Conversation, Message
+from bot.models import Conversation
+from bot.services.delivery import web_chat_messages
 from bot.web.deps import gateway, sessions, settings
 
 bp = Blueprint(
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 PAGE_SIZE = 200
-#: Outbound messages the debtor never sees (contact rules stopped them, or sending failed).
-HIDDEN_STATUSES = ("blocked", "failed", "undelivered", "canceled")
 
 _KEY = "chat_key"  # the web chat's address: a random handle, one per browser session
 _CONVERSATION = "chat_conversation"
@@ -150,35 +148,17 @@ def _messages_after(conversation_id: str, after: int) -> list[dict[str, Any]]:
     """The conversation's messages newer than `after`, oldest first. Outbound web messages
     still queued (late bot replies, agent replies) are delivered by being returned here."""
     with sessions().begin() as db:
-        rows = db.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.id > after,
-                ~((Message.direction == "out") & Message.status.in_(HIDDEN_STATUSES)),
-            )
-            .order_by(Message.id)
-            .limit(PAGE_SIZE)
-        ).all()
-        now = utcnow()
-        items = []
-        for message in rows:
-            if (
-                message.direction == "out"
-                and message.channel == "web"
-                and message.status == "queued"
-            ):
-                message.status, message.sent_at, message.status_updated_at = "delivered", now, now
-            items.append(
-                {
-                    "id": message.id,
-                    "direction": message.direction,
-                    "sender": message.sender,
-                    "text": message.text,
-                    "created_at": _iso(message.created_at),
-                }
-            )
-        return items
+        rows = web_chat_messages(db, conversation_id, after=after, limit=PAGE_SIZE, now=utcnow())
+        return [
+            {
+                "id": message.id,
+                "direction": message.direction,
+                "sender": message.sender,
+                "text": message.text,
+                "created_at": _iso(message.created_at),
+            }
+            for message in rows
+        ]
 
 
 # ---------------------------------------------------------------------------- routes

@@ -29,7 +29,7 @@ from flask_login import current_user
 from bot.domain.money import format_money
 from bot.services import metrics
 from bot.services.audit import audit
-from bot.web.agent import REASON_LABELS
+from bot.web.agent_views import REASON_LABELS
 from bot.web.auth import api_auth, api_error, role_required, staff_page_headers
 from bot.web.deps import sessions, settings
 

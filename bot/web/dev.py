@@ -8,10 +8,9 @@ import secrets
 import xml.etree.ElementTree as ET
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.models import Account
+from bot.services.account_record import accounts_with_phone
 from bot.services.verification import normalize_phone
 from bot.web.deps import sessions, settings
 
@@ -41,17 +40,11 @@ def _headers(response: Response) -> Response:
 
 def _demo_numbers() -> list[dict[str, str]]:
     with sessions()() as db:
-        rows = db.execute(
-            select(Account.phone, Account.first_name, Account.last_name, Account.account_ref)
-            .where(Account.phone.is_not(None))
-            .order_by(Account.account_ref)
-            .limit(20)
-        ).all()
-    numbers = [
-        {"phone": phone, "label": f"{first} {last} ({ref})"}
-        for phone, first, last, ref in rows
-        if phone
-    ]
+        numbers = [
+            {"phone": a.phone, "label": f"{a.first_name} {a.last_name} ({a.account_ref})"}
+            for a in accounts_with_phone(db, 20)
+            if a.phone
+        ]
     numbers.append({"phone": UNKNOWN_NUMBER, "label": "Unknown number (no account)"})
     return numbers
 

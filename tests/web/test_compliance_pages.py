@@ -204,7 +204,7 @@ def use_findings(monkeypatch: pytest.MonkeyPatch, hits: dict[str, list[Finding]]
     def run_checks(session: Session, ids: Any, **_: Any) -> dict[str, list[Finding]]:
         return {cid: list(hits.get(cid, [])) for cid in ids}
 
-    monkeypatch.setattr(transcripts, "run_checks", run_checks)
+    monkeypatch.setattr(transcripts.summaries, "run_checks", run_checks)  # where search uses it
     monkeypatch.setattr(compliance_checks, "run_checks", run_checks)
 
 

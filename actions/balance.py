@@ -8,6 +8,8 @@ from actions.common import BotAction, Turn
 from bot.domain.dates import format_date
 from bot.domain.money import format_money
 from bot.services.balances import itemization
+from bot.services.errors import OnHold
+from bot.services.plans import ensure_collectible
 
 
 class ActionCheckBalance(BotAction):
@@ -30,7 +32,12 @@ class ActionCheckBalance(BotAction):
         turn.say("utter_balance", **values)
         if item.disputed_cents:
             turn.say("utter_balance_disputed", disputed=format_money(item.disputed_cents))
-        turn.say("utter_balance_next")
+        try:
+            ensure_collectible(turn.session, turn.account)
+        except OnHold:  # a dispute, bankruptcy, attorney...: no plan or payment asked (rule 14)
+            turn.say("utter_balance_next_on_hold")
+        else:
+            turn.say("utter_balance_next")
         return []
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from actions.balance import ActionCheckBalance
+from bot.db import utcnow
 from bot.domain.dates import format_date
+from bot.services.cases import DisputeReason, open_dispute
 from tests.actions.conftest import GATE_CLEARED, NEXT_NONE, responses, slot
 
 
@@ -58,6 +60,20 @@ def test_verified_balance_shows_demo_total_creditor_and_date(
     assert balance["total"] == "$1,369.37"
     assert balance["creditor"] == "Evergreen Health"
     assert balance["as_of"] == format_date(debtor_today, debtor_today)
+
+
+def test_balance_of_an_account_under_dispute_asks_for_no_plan_or_payment(
+    session, verified, demo_account, make_tracker, run_action
+):
+    open_dispute(session, demo_account, DisputeReason.WRONG_AMOUNT, actor="debtor", now=utcnow())
+    session.commit()
+    tracker = make_tracker(verified, text="what do i owe", intent="check_balance")
+
+    events, dispatcher = run_action(ActionCheckBalance(), tracker)
+
+    assert events == GATE_CLEARED
+    assert responses(dispatcher) == ["utter_balance", "utter_balance_next_on_hold"]
+    assert dispatcher.messages[0]["total"] == "$1,369.37"  # the balance is still told
 
 
 def test_verified_after_gate_clears_pending_request(verified, make_tracker, run_action):

@@ -24,7 +24,8 @@ stop() {
   wait 2>/dev/null || true
   echo "stopped."
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM  # asked to stop (Ctrl-C, SIGTERM): a clean stop
+trap stop EXIT                # one of the processes died: stop the others too
 
 echo "starting the action server on :$ACTIONS_PORT (log: var/log/actions.log)"
 SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" \
@@ -76,3 +77,4 @@ cat <<MSG
 MSG
 wait -n "${pids[@]}" || true
 echo "a process stopped; see var/log/*.log"
+exit 1

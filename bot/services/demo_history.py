@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from bot.domain.contact import Channel
 from bot.domain.plans import PlanPolicy
 from bot.domain.verification import Answers
-from bot.models import Account, Charge, Conversation, Message, StaffUser
+from bot.models import Account, Conversation, Message, StaffUser
 from bot.services import handoff, plans, verification
-from bot.services.cases import DisputeReason, open_dispute
+from bot.services.cases import DisputeReason, open_dispute, record_verification_sent
 from bot.services.consent import ConsentAction, record_consent
 from bot.wording import render
 
@@ -133,19 +133,19 @@ def load_demo_history(
         chat.bot(render("utter_greet", **values))
         chat.debtor("11/30/1979, last four 4321")
         _verify(chat, james, Answers(date_of_birth=date(1979, 11, 30), ssn_last4="4321"))
-        chat.debtor("there's a late fee on here i never agreed to. i'm disputing that")
-        fee = session.scalar(
-            select(Charge).where(Charge.account_id == james.id, Charge.kind == "fee").limit(1)
-        )
+        chat.debtor("that amount is wrong, i never agreed to the interest. i'm disputing it")
+        # James's placement has no charges history, so the dispute is on the whole debt: the
+        # account is on hold (rule 14) until verification is recorded as sent, two days later,
+        # which ends the hold (collection, and the settlement offer, resume).
         dispute = open_dispute(
             session, james, DisputeReason.WRONG_AMOUNT, actor="debtor", now=chat.step(0.2),
-            charge_id=fee.id if fee else None, detail="late fee not agreed",
-            conversation_id=chat.conversation.id,
+            detail="interest not agreed", conversation_id=chat.conversation.id,
         )  # fmt: skip
         chat.bot(
-            f"I've recorded your dispute, reference {dispute.reference}. That charge is on hold "
+            f"I've recorded your dispute, reference {dispute.reference}. Your account is on hold "
             "while we check it; we'll send you what we find within 30 days."
         )
+        record_verification_sent(session, dispute, actor=f"agent:{agent.id}", now=day(2, 15))
 
     def aisha_person() -> None:
         aisha = accounts.get("ACC-100777")

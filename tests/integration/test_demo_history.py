@@ -7,8 +7,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Conversation, Message
+from bot.models import Account, Conversation, Dispute, Message
 from bot.services import transcripts
+from bot.services.holds import account_hold_reasons
 
 
 def test_demo_load_writes_reviewable_history_once(session: Session, runner: FlaskCliRunner) -> None:
@@ -31,6 +32,14 @@ def test_demo_load_writes_reviewable_history_once(session: Session, runner: Flas
     assert hits == {("ACC-100901", "threatening_language")}
     # History only: nothing waits in the outbox to be texted to the demo numbers.
     assert session.scalar(select(func.count()).where(Message.status == "queued")) == 0
+
+    # James's dispute had its verification sent: his account is collectible again, so the
+    # settlement the README promises for him is offered, not refused as on hold.
+    james = session.scalar(select(Account).where(Account.account_ref == "ACC-100512"))
+    assert james is not None
+    dispute = session.scalar(select(Dispute).where(Dispute.account_id == james.id))
+    assert dispute is not None and dispute.status == "verification_sent"
+    assert account_hold_reasons(session, james.id) == frozenset()
 
     verify = runner.invoke(args=["transcripts", "verify"])
     assert verify.exit_code == 0, verify.output

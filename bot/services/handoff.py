@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.contact import Kind, Purpose
@@ -144,6 +145,16 @@ class QueueItem:
     overdue: bool
 
 
+def _with_parties(*columns: Any) -> Select[Any]:
+    """Handoffs with their conversation, and `columns` of their account (outer-joined: a
+    conversation may have none)."""
+    return (
+        select(Handoff, Conversation, *columns)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .outerjoin(Account, Account.id == Conversation.account_id)
+    )
+
+
 @dataclass(frozen=True)
 class HandoffRow:
     """A handoff with who it is about and who has it (the JSON API's listing)."""
@@ -159,9 +170,7 @@ def handoff_rows(
 ) -> list[HandoffRow]:
     """Handoffs, oldest first: all of them, those with `status`, or the one `handoff_id`."""
     query = (
-        select(Handoff, Conversation, Account.account_ref, StaffUser.email)
-        .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .outerjoin(Account, Account.id == Conversation.account_id)
+        _with_parties(Account.account_ref, StaffUser.email)
         .outerjoin(StaffUser, StaffUser.id == Handoff.agent_id)
         .order_by(Handoff.id)
     )
@@ -177,9 +186,7 @@ def waiting_queue(
 ) -> list[QueueItem]:
     """Waiting handoffs: urgent first, then oldest first, with how long each has waited."""
     rows = session.execute(
-        select(Handoff, Conversation, Account)
-        .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .outerjoin(Account, Account.id == Conversation.account_id)
+        _with_parties(Account)
         .where(Handoff.status == "waiting")
         .order_by(Handoff.urgent.desc(), Handoff.created_at, Handoff.id)
     ).all()
@@ -204,9 +211,7 @@ def with_parties(session: Session, handoff_id: int) -> tuple[Handoff, Conversati
 def handled_by_agent(session: Session, agent_id: int, *, now: datetime) -> list[QueueItem]:
     """The handoffs this agent has now, in the order claimed, with how long each waited."""
     rows = session.execute(
-        select(Handoff, Conversation, Account)
-        .join(Conversation, Conversation.id == Handoff.conversation_id)
-        .outerjoin(Account, Account.id == Conversation.account_id)
+        _with_parties(Account)
         .where(Handoff.status == "active", Handoff.agent_id == agent_id)
         .order_by(Handoff.claimed_at, Handoff.id)
     ).all()

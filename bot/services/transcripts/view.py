@@ -24,6 +24,7 @@ from bot.models import (
     StaffUser,
 )
 from bot.services.compliance_checks import Finding
+from bot.services.conversations import events_of, messages_of
 from bot.services.errors import NotFound
 from bot.services.integrity import ChainReport, verify_conversation
 from bot.services.transcripts.summaries import ReviewInfo, Summary, finding_dict, summarize
@@ -153,26 +154,24 @@ def load_transcript(
     for finding in summary.findings:
         by_message[finding.message_id].append(finding)
     agents = dict(session.execute(select(StaffUser.id, StaffUser.email)).all())
+
+    def local(at: datetime) -> datetime | None:
+        return at.astimezone(zone) if zone else None
+
     entries: list[Entry] = []
-    for message in session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id)
-    ):
+    for message in messages_of(session, conversation_id):
         entries.append(
             Entry(
-                "message", message.id, message.created_at,
-                message.created_at.astimezone(zone) if zone else None,
+                "message", message.id, message.created_at, local(message.created_at),
                 message=message,
                 agent=agents.get(message.agent_id) if message.agent_id else None,
                 findings=tuple(by_message.get(message.id, ())),
             )
         )  # fmt: skip
-    for event in session.scalars(
-        select(ConversationEvent).where(ConversationEvent.conversation_id == conversation_id)
-    ):
+    for event in events_of(session, conversation_id):
         entries.append(
             Entry(
-                "event", event.id, event.created_at,
-                event.created_at.astimezone(zone) if zone else None,
+                "event", event.id, event.created_at, local(event.created_at),
                 event=event,
             )
         )  # fmt: skip

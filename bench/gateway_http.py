@@ -92,7 +92,7 @@ def measure(
             env["RATE_LIMIT_STORAGE_URL"] = rate_limits_url
         gateway = stack.start_gateway(workers=workers, threads=threads, env=env, pipeline=pipeline)
         stack.wait_ready([stub, gateway])
-        client = load.GatewayClient(gateway.ready_url.rsplit("/", 1)[0], TOKEN)
+        client = load.GatewayClient(gateway.base_url, TOKEN)
         pool = iter(personas)
         asyncio.run(  # first requests: imports, connections, compiled statements
             load.run_phase(client, pool, concurrency=4, seconds=30, think=(0.1, 0.3), once=True)

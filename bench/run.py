@@ -197,19 +197,11 @@ def start(
     starts into `results`."""
     say(f"starting the action server and {args.rasa_instances} Rasa server(s) "
         f"(Rasa takes about 40-90 s)")  # fmt: skip
-    actions = stack.start_actions()
-    action_url = actions.ready_url.rsplit("/", 1)[0]
-    rasas = [
-        stack.start_rasa(
-            f"rasa-{i}",
-            action_url=action_url,
-            tracker_store_url=stores.tracker_url,
-            lock_store_url=stores.lock_url,
-        )
-        for i in range(1, args.rasa_instances + 1)
-    ]
-    rasa_urls = tuple(r.ready_url.rsplit("/", 1)[0] for r in rasas)
-    stack.wait_ready([actions, *rasas])
+    actions, rasas = stack.start_assistant(
+        args.rasa_instances, tracker_store_url=stores.tracker_url, lock_store_url=stores.lock_url
+    )
+    action_url = actions.base_url
+    rasa_urls = tuple(r.base_url for r in rasas)
     rasa_ready = max(r.ready_after or 0.0 for r in rasas)
     say(f"action server ready in {actions.ready_after:.1f} s, Rasa in {rasa_ready:.1f} s")
     gateway_env = {
@@ -224,7 +216,7 @@ def start(
     gateway = stack.start_gateway(
         workers=args.workers, threads=args.threads, env=gateway_env, pipeline=args.pipeline
     )
-    gateway_url = gateway.ready_url.rsplit("/", 1)[0]
+    gateway_url = gateway.base_url
     stack.wait_ready([gateway])
     say(f"gateway (gunicorn) ready in {gateway.ready_after:.1f} s at {gateway_url}")
     roles = {"actions": [actions], "rasa": rasas, "gateway": [gateway]}

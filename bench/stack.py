@@ -50,6 +50,11 @@ class Proc:
     def pid(self) -> int:
         return self.popen.pid
 
+    @property
+    def base_url(self) -> str:
+        """Where it serves: its ready URL without the path."""
+        return self.ready_url.rsplit("/", 1)[0]
+
     def alive(self) -> bool:
         return self.popen.poll() is None
 
@@ -187,6 +192,31 @@ class Stack:
             cwd=rasa_dir,
             env=env,
         )  # fmt: skip
+
+    def start_assistant(
+        self,
+        rasa_instances: int,
+        *,
+        tracker_store_url: str,
+        lock_store_url: str | None = None,
+        debug: bool = False,
+        timeout: float = 240,
+    ) -> tuple[Proc, list[Proc]]:
+        """The action server and `rasa_instances` Rasa servers using it (rasa-1, rasa-2...),
+        until each answers."""
+        actions = self.start_actions()
+        rasas = [
+            self.start_rasa(
+                f"rasa-{i}",
+                action_url=actions.base_url,
+                tracker_store_url=tracker_store_url,
+                lock_store_url=lock_store_url,
+                debug=debug,
+            )
+            for i in range(1, rasa_instances + 1)
+        ]
+        self.wait_ready([actions, *rasas], timeout=timeout)
+        return actions, rasas
 
     def start_gateway(
         self,

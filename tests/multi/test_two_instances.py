@@ -121,20 +121,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         personas = write_placement(work / "placement.csv", CONVERSATIONS, prefix="MLT")
         stack.flask("accounts", "import", str(work / "placement.csv"))
 
-        actions = stack.start_actions()
-        action_url = actions.ready_url.rsplit("/", 1)[0]
-        rasa = [
-            stack.start_rasa(
-                f"rasa{i}",
-                action_url=action_url,
-                tracker_store_url=tracker_db,
-                lock_store_url=REDIS_URL,
-                debug=True,  # its log names each conversation it locks
-            )
-            for i in (1, 2)
-        ]
-        stack.wait_ready([actions, *rasa], timeout=180)
-        rasa_urls = ",".join(p.ready_url.rsplit("/", 1)[0] for p in rasa)
+        actions, rasa = stack.start_assistant(
+            2,
+            tracker_store_url=tracker_db,
+            lock_store_url=REDIS_URL,
+            debug=True,  # its log names each conversation it locks
+            timeout=180,
+        )
+        action_url = actions.base_url
+        rasa_urls = ",".join(p.base_url for p in rasa)
         env = {
             "RASA_URL": rasa_urls,
             "ACTION_SERVER_URL": action_url,
@@ -150,7 +145,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         )
         stack.wait_ready([gateway], timeout=60)
         for proc in rasa:  # the first prediction of a fresh Rasa is slow: not in the test
-            url = proc.ready_url.rsplit("/", 1)[0]
+            url = proc.base_url
             requests.post(
                 f"{url}/webhooks/rest/webhook",
                 json={"sender": f"warmup-{proc.name}-{suffix}", "message": "hi"},
@@ -158,7 +153,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             )
         yield Setup(
             stack=stack,
-            gateway_url=gateway.ready_url.rsplit("/", 1)[0],
+            gateway_url=gateway.base_url,
             app_db=app_db,
             tracker_db=tracker_db,
             rasa=rasa,
@@ -251,7 +246,7 @@ def test_concurrent_conversations_on_two_rasa_instances_lose_nothing_and_keep_or
             futures = [pool.submit(_text_through, setup, p, engine) for p in setup.personas]
             texted = [f.result(timeout=TEST_BUDGET) for f in futures]
 
-        rasa_urls = tuple(p.ready_url.rsplit("/", 1)[0] for p in setup.rasa)
+        rasa_urls = tuple(p.base_url for p in setup.rasa)
         instance_of: dict[str, str] = {}
         with Session(engine) as session:
             for person in texted:

@@ -18,7 +18,7 @@ from bot.config import ROOT
 from bot.domain.contact import Channel
 from bot.domain.money import format_money
 from bot.domain.plans import PlanOption, PolicyViolation
-from bot.models import Account, Conversation, Handoff, Message
+from bot.models import Account, Conversation, Message
 from bot.services import handoff as handoffs
 from bot.services.account_record import account_record
 from bot.services.balances import itemization
@@ -113,17 +113,17 @@ def waited_text(delta: timedelta) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def _queue_row(handoff: Handoff, conversation: Conversation, account: Account | None,
-               waited: timedelta, overdue: bool) -> dict[str, Any]:  # fmt: skip
+def _queue_row(item: handoffs.QueueItem) -> dict[str, Any]:
+    handoff, conversation, account = item.handoff, item.conversation, item.account
     return {
         "id": handoff.id,
         "reason": handoff.reason,
         "reason_label": REASON_LABELS.get(handoff.reason, handoff.reason),
         "urgent": handoff.urgent,
-        "overdue": overdue,
+        "overdue": item.overdue,
         "status": handoff.status,
-        "waited_seconds": int(waited.total_seconds()),
-        "waited": waited_text(waited),
+        "waited_seconds": int(item.waited.total_seconds()),
+        "waited": waited_text(item.waited),
         "created_at": utc_text(handoff.created_at),
         "channel": conversation.channel,
         "account_ref": account.account_ref if account else None,
@@ -135,19 +135,14 @@ def _queue_row(handoff: Handoff, conversation: Conversation, account: Account | 
 
 
 def queue_data(session: Session, now: datetime, agent_id: int) -> dict[str, Any]:
-    waiting = [
-        _queue_row(i.handoff, i.conversation, i.account, i.waited, i.overdue)
-        for i in handoffs.waiting_queue(session, now=now, overdue_after=overdue_after())
-    ]
-    mine = [
-        _queue_row(i.handoff, i.conversation, i.account, i.waited, i.overdue)
-        for i in handoffs.handled_by_agent(session, agent_id, now=now)
-    ]
+    waiting = handoffs.waiting_queue(session, now=now, overdue_after=overdue_after())
     return {
         "now": utc_text(now),
         "overdue_minutes": overdue_after().total_seconds() / 60,
-        "waiting": waiting,
-        "mine": mine,
+        "waiting": [_queue_row(item) for item in waiting],
+        "mine": [
+            _queue_row(item) for item in handoffs.handled_by_agent(session, agent_id, now=now)
+        ],
     }
 
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import Account, Conversation, ConversationEvent, Message
@@ -65,15 +65,20 @@ def local_today(account: Account | None, now: datetime) -> date:
     return now.astimezone(ZoneInfo(zones[0] if zones else DEFAULT_ZONE)).date()
 
 
-def messages_of(
-    session: Session, conversation_id: str, *, after: int = 0, limit: int | None = None
-) -> list[Message]:
-    """The conversation's messages newer than the id `after`, oldest first."""
-    query = (
+def messages_after(conversation_id: str, after: int = 0) -> Select[Message]:
+    """SQL: the conversation's messages newer than the id `after`, oldest first."""
+    return (
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.id > after)
         .order_by(Message.id)
     )
+
+
+def messages_of(
+    session: Session, conversation_id: str, *, after: int = 0, limit: int | None = None
+) -> list[Message]:
+    """The conversation's messages newer than the id `after`, oldest first."""
+    query = messages_after(conversation_id, after)
     return list(session.scalars(query if limit is None else query.limit(limit)))
 
 

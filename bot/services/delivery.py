@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.models import Message
+from bot.services.conversations import messages_after
 
 # Twilio's statuses by how far along they are; a final one is never replaced.
 RANK = {
@@ -49,13 +50,8 @@ def web_chat_messages(
     Outbound web messages still queued (late bot replies, agent replies) are delivered by
     being returned here: each is marked delivered at `now`."""
     rows = session.scalars(
-        select(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.id > after,
-            ~((Message.direction == "out") & Message.status.in_(HIDDEN_FROM_CHAT)),
-        )
-        .order_by(Message.id)
+        messages_after(conversation_id, after)
+        .where(~((Message.direction == "out") & Message.status.in_(HIDDEN_FROM_CHAT)))
         .limit(limit)
     ).all()
     for message in rows:

@@ -15,7 +15,7 @@ from actions.common import BotAction, Turn, ask_to_verify
 from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_text, requested, yes_no
 from bot.domain.money import parse_amount
-from bot.services.cases import HardshipCategory, record_hardship
+from bot.services.cases import HardshipCategory, answer_hardship, record_hardship
 
 SLOTS = ("hardship_category", "hardship_temporary", "hardship_affordable")
 
@@ -55,6 +55,21 @@ def category_from(text: str, entity: str | None) -> HardshipCategory | None:
     return None
 
 
+def _record_told(turn: Turn, category: str | None) -> None:
+    """The hardship on record as soon as it is told (and the debtor verified): the plans
+    offered next use the hardship limits even if the debtor asks for them before the
+    questions are answered. `action_record_hardship` adds the answers to it."""
+    assert turn.account is not None
+    record_hardship(
+        turn.session,
+        turn.account,
+        HardshipCategory(category or HardshipCategory.OTHER),
+        actor="bot",
+        now=turn.now,
+        conversation_id=turn.conversation.id,
+    )
+
+
 class ActionStartHardship(BotAction):
     """Empathy first, whatever the verification state; then the questions."""
 
@@ -64,11 +79,13 @@ class ActionStartHardship(BotAction):
     def act(self, turn: Turn) -> list[EventType]:
         turn.say("utter_hardship_empathy")
         events: list[EventType] = [SlotSet(s, None) for s in SLOTS]
-        if not turn.verified:
-            return [*events, *ask_to_verify(turn, pending="action_start_hardship_form")]
+        # What happened is kept through verification: not asked a second time.
         category = category_from(turn.text, turn.entity("hardship_type"))
         if category:
             events.append(SlotSet("hardship_category", category.value))
+        if not turn.verified:
+            return [*events, *ask_to_verify(turn, pending="action_start_hardship_form")]
+        _record_told(turn, category)
         return [*events, then("hardship_form")]
 
 
@@ -81,6 +98,7 @@ class ActionStartHardshipForm(BotAction):
         return "action_start_hardship_form"
 
     def act(self, turn: Turn) -> list[EventType]:
+        _record_told(turn, turn.tracker.get_slot("hardship_category"))
         return [then("hardship_form")]
 
 
@@ -156,15 +174,15 @@ class ActionRecordHardship(BotAction):
         slot = turn.tracker.get_slot
         temporary = {"temporary": True, "long_term": False}.get(slot("hardship_temporary") or "")
         affordable = slot("hardship_affordable")
-        record_hardship(
+        answer_hardship(
             turn.session,
             turn.account,
             HardshipCategory(slot("hardship_category") or "other"),
             actor="bot",
             now=turn.now,
+            conversation_id=turn.conversation.id,
             temporary=temporary,
             affordable_monthly_cents=round(affordable * 100) if affordable is not None else None,
-            conversation_id=turn.conversation.id,
         )
         turn.say("utter_hardship_recorded")
         turn.say("utter_hardship_resources")

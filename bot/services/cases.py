@@ -197,6 +197,8 @@ def record_hardship(
     note: str | None = None,
     conversation_id: str | None = None,
 ) -> HardshipRecord:
+    """A hardship, recorded as soon as it is told: the plans offered from then on use the
+    hardship limits, even when the debtor moves on before answering the questions about it."""
     record = HardshipRecord(
         account_id=account.id,
         conversation_id=conversation_id,
@@ -210,21 +212,68 @@ def record_hardship(
     session.add(record)
     account.last_activity_at = now
     session.flush()
+    _hardship_event(session, record, actor=actor, now=now)
+    return record
+
+
+def answer_hardship(
+    session: Session,
+    account: Account,
+    category: HardshipCategory,
+    *,
+    actor: str,
+    now: datetime,
+    conversation_id: str,
+    temporary: bool | None,
+    affordable_monthly_cents: int | None,
+) -> HardshipRecord:
+    """The answers to the questions about a hardship, on the record this conversation made of
+    it when it was told (`record_hardship`); a new record when there is none. The trail keeps
+    both: the hardship as told, then its answers (an event of its own, marked "answers")."""
+    record = session.scalar(
+        select(HardshipRecord)
+        .where(
+            HardshipRecord.account_id == account.id,
+            HardshipRecord.conversation_id == conversation_id,
+            HardshipRecord.created_by == actor,
+        )
+        .order_by(HardshipRecord.id.desc())
+        .limit(1)
+    )
+    if record is None:
+        return record_hardship(
+            session, account, category, actor=actor, now=now, temporary=temporary,
+            affordable_monthly_cents=affordable_monthly_cents, conversation_id=conversation_id,
+        )  # fmt: skip
+    record.category = category.value
+    record.temporary = temporary
+    record.affordable_monthly_cents = affordable_monthly_cents
+    account.last_activity_at = now
+    session.flush()
+    _hardship_event(session, record, actor=actor, now=now, answers=True)
+    return record
+
+
+def _hardship_event(
+    session: Session, record: HardshipRecord, *, actor: str, now: datetime, answers: bool = False
+) -> None:
+    data: dict[str, object] = {
+        "hardship_id": record.id,
+        "category": record.category,
+        "temporary": record.temporary,
+        "affordable_monthly_cents": record.affordable_monthly_cents,
+    }
+    if answers:
+        data["answers"] = True
     record_event(
         session,
         EventKind.HARDSHIP,
         actor=actor,
-        conversation_id=conversation_id,
-        account_id=account.id,
-        data={
-            "hardship_id": record.id,
-            "category": category.value,
-            "temporary": temporary,
-            "affordable_monthly_cents": affordable_monthly_cents,
-        },
+        conversation_id=record.conversation_id,
+        account_id=record.account_id,
+        data=data,
         at=now,
     )
-    return record
 
 
 def hold_for_escalation(

@@ -133,11 +133,15 @@ def build_world(app: Flask) -> World:
             ("debtor", "I lost my job, can I get a payment plan?"),
             ("bot", "I am sorry to hear that. Let us find a plan that works."),
         ])  # fmt: skip
-        record_event(
-            s, EventKind.HARDSHIP, actor="bot", conversation_id=cid, account_id=aisha.id,
-            data={"category": "job_loss", "temporary": True, "affordable_monthly_cents": 5000},
-            at=T0 + timedelta(days=2, seconds=30),
-        )  # fmt: skip
+        for data in (  # as told, then the answers to the questions about it
+            {"category": "job_loss", "temporary": None, "affordable_monthly_cents": None},
+            {"category": "job_loss", "temporary": True, "affordable_monthly_cents": 0,
+             "answers": True},
+        ):  # fmt: skip
+            record_event(
+                s, EventKind.HARDSHIP, actor="bot", conversation_id=cid, account_id=aisha.id,
+                data=data, at=T0 + timedelta(days=2, seconds=30),
+            )  # fmt: skip
         world.ids["c"] = cid
         # D: an unidentified web visitor on Nov 10.
         cid, _ = _conversation(s, None, "web", "web-anon", T0 - timedelta(days=10), [
@@ -671,7 +675,9 @@ def test_an_admin_can_use_every_compliance_page(app: Flask, world: World) -> Non
     ):
         assert client.get(path).status_code == 200, path
     html = client.get(f"/compliance/conversations/{world.ids['c']}").get_data(as_text=True)
-    assert "Hardship recorded: job loss (temporary); can afford $50.00 a month." in html
+    assert "Hardship recorded: job loss." in html
+    # can afford nothing: said, not left out
+    assert "Hardship questions answered: job loss (temporary); can afford $0.00 a month." in html
 
 
 def test_pages_send_a_strict_content_security_policy(app: Flask, world: World) -> None:

@@ -22,12 +22,11 @@ from bot.domain.plans import (
     PolicyViolation,
     check_settlement,
     choose_option,
-    custom_option,
     settlement_floor_cents,
 )
 from bot.services.errors import Conflict, OnHold
 from bot.services.handoff import HandoffReason
-from bot.services.plans import accept_plan, collectible_cents, plan_options
+from bot.services.plans import accept_plan, collectible_cents, custom_plan, plan_options
 
 FREQUENCY_WORDS = {
     "once": "once",
@@ -99,15 +98,16 @@ def rebuild(turn: Turn, choice: dict[str, Any]) -> PlanOption:
     }
     if choice["key"] in offered:
         return offered[choice["key"]]
-    balance = collectible_cents(turn.session, turn.account, turn.today)
     if choice["kind"] == "settlement":
+        balance = collectible_cents(turn.session, turn.account, turn.today)
         return check_settlement(
             balance, choice["total_cents"], turn.account.delinquent_since, turn.today, policy()
         )
-    return custom_option(
-        balance,
-        turn.today,
-        policy(),
+    return custom_plan(
+        turn.session,
+        turn.account,
+        today=turn.today,
+        policy=policy(),
         amount_cents=choice["per_payment_cents"],
         frequency=choice["frequency"],
         first_due=date.fromisoformat(choice["first_due"]),
@@ -159,16 +159,17 @@ class ValidatePlanForm(ServiceFormValidation):
             when = parse_when(text, turn.today)
             if amount is None and frequency is None and when is None:
                 return None
-            balance = collectible_cents(turn.session, turn.account, turn.today)
+            how_often = frequency[0] if frequency else "monthly"
             try:
                 return option_to_slot(
-                    custom_option(
-                        balance,
-                        turn.today,
-                        policy(),
+                    custom_plan(
+                        turn.session,
+                        turn.account,
+                        today=turn.today,
+                        policy=policy(),
                         amount_cents=amount
                         or options[1 if len(options) > 1 else 0].per_payment_cents,
-                        frequency=frequency[0] if frequency else "monthly",
+                        frequency=how_often,
                         first_due=when,
                     )
                 )
@@ -176,6 +177,8 @@ class ValidatePlanForm(ServiceFormValidation):
                 turn.say(
                     VIOLATION_RESPONSES.get(exc.code, "utter_plan_choice_not_understood"),
                     limit=describe_limit(exc.limit, turn.today),
+                    fits=format_money(exc.fits) if exc.fits is not None else "",
+                    every=FREQUENCY_WORDS[how_often],
                 )
                 return "refused"
 

@@ -50,14 +50,17 @@ Limit = int | date | tuple[str, ...] | None
 
 class PolicyViolation(Exception):
     """What the debtor asked for is outside the policy. `code` says which rule, `limit` is the
-    value a reply can show: cents for amounts, a number of months, a date, the frequencies."""
+    value a reply can show: cents for amounts, a number of months, a date, the frequencies.
+    `fits`, for a plan too long: the smallest payment (cents) at the asked frequency that ends
+    within the limit, so the reply can name what would work."""
 
-    def __init__(self, code: str, *, limit: Limit = None) -> None:
+    def __init__(self, code: str, *, limit: Limit = None, fits: int | None = None) -> None:
         if code not in VIOLATION_CODES:
             raise ValueError(f"unknown policy violation code {code!r}")
         super().__init__(f"{code} (limit: {limit!r})")
         self.code = code
         self.limit = limit
+        self.fits = fits
 
 
 def _default_tiers() -> tuple[tuple[int, Decimal], ...]:
@@ -410,7 +413,9 @@ def custom_option(
             raise PolicyViolation("below_minimum", limit=min(min_cents, balance_cents))
         count = -(-balance_cents // amount_cents)
         if plan_months(frequency, count) > max_months:
-            raise PolicyViolation("too_long", limit=max_months)
+            most = _max_count(frequency, max_months, balance_cents, 1)  # payments that fit
+            fits = max(-(-balance_cents // most), min_cents)
+            raise PolicyViolation("too_long", limit=max_months, fits=fits)
         amounts = [amount_cents] * (count - 1)
     amounts.append(balance_cents - sum(amounts))
     standard = (

@@ -31,6 +31,7 @@ from bot.domain.plans import (
     PlanOption,
     PlanPolicy,
     PolicyViolation,
+    custom_option,
     offer_options,
     reschedule_window,
 )
@@ -77,6 +78,27 @@ def plan_options(
     return offer_options(
         balance, today, account.delinquent_since, has_hardship(session, account.id), policy
     )
+
+
+def custom_plan(
+    session: Session,
+    account: Account,
+    *,
+    today: date,
+    policy: PlanPolicy,
+    amount_cents: int | None,
+    frequency: str,
+    first_due: date | None,
+) -> PlanOption:
+    """The debtor's own amount, frequency or first date (`custom_option`), within the limits
+    the offered plans use: the hardship limits once a hardship is on record. PolicyViolation
+    says which limit it breaks; OnHold when collection is paused."""
+    ensure_collectible(session, account)
+    return custom_option(
+        collectible_cents(session, account, today), today, policy,
+        amount_cents=amount_cents, frequency=frequency, first_due=first_due,
+        hardship=has_hardship(session, account.id),
+    )  # fmt: skip
 
 
 def accept_plan(

@@ -30,14 +30,14 @@ from sqlalchemy.orm import Session
 from bot.db import utcnow
 from bot.domain.contact import Channel
 from bot.domain.money import format_money, to_cents
-from bot.domain.plans import FREQUENCIES, PolicyViolation, custom_option
+from bot.domain.plans import FREQUENCIES, PolicyViolation
 from bot.models import Account, Conversation, Handoff, StaffUser
 from bot.services import handoff as handoffs
 from bot.services.cases import DisputeReason, HardshipCategory, open_dispute, record_hardship
 from bot.services.consent import ConsentAction, record_consent
 from bot.services.conversations import events_of, messages_of, reply_statuses
 from bot.services.errors import Conflict, NotFound, ServiceError
-from bot.services.plans import accept_plan, collectible_cents, ensure_collectible, record_promise
+from bot.services.plans import accept_plan, custom_plan, record_promise
 from bot.services.policy import load_policy
 from bot.web.agent_views import (
     REASON_LABELS,
@@ -311,11 +311,9 @@ def plan(handoff_id: int) -> Response:
             raise ServiceError("choose weekly, every two weeks or monthly")
         first_due = date.fromisoformat(_form_text("first_due", 10))
         today = now.date()
-        ensure_collectible(session, acc)  # a hold is the answer, whatever the balance says
-        option = custom_option(
-            collectible_cents(session, acc, today), today,
-            load_policy(settings().policy_file), amount_cents=amount, frequency=frequency,
-            first_due=first_due,
+        option = custom_plan(
+            session, acc, today=today, policy=load_policy(settings().policy_file),
+            amount_cents=amount, frequency=frequency, first_due=first_due,
         )  # fmt: skip
         accept_plan(
             session, acc, option, today=today, now=now, actor=_actor(), conversation_id=conv.id

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from actions.plans import ActionAcceptPlan, ActionOfferPlans, ValidatePlanForm
 from bot.db import utcnow
 from bot.models import PaymentPlan
-from bot.services.cases import DisputeReason, open_dispute
+from bot.services.cases import DisputeReason, HardshipCategory, open_dispute, record_hardship
+from bot.wording import render
 from tests.actions.conftest import GATE_CLEARED, responses, slot
 
 
@@ -97,6 +98,52 @@ def test_amount_below_the_minimum_installment_is_refused_with_the_minimum(
     assert events == [slot("plan_choice", None)]
     assert responses(dispatcher) == ["utter_plan_below_minimum"]
     assert dispatcher.messages[0]["limit"] == "$25.00"
+
+
+def test_a_plan_too_long_is_refused_with_the_smallest_payment_that_fits(
+    verified, make_tracker, run_action
+):
+    """$50 every 2 weeks on $1,369.37 is 28 payments, over 12 months: the reply names what
+    would work at that frequency rather than only asking for "a bit more"."""
+    events, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$50 every 2 weeks")
+    )
+
+    assert events == [slot("plan_choice", None)]
+    assert responses(dispatcher) == ["utter_plan_too_long"]
+    values = {k: v for k, v in dispatcher.messages[0].items() if k != "response"}
+    assert render("utter_plan_too_long", **values) == (
+        "That would take longer than our plans allow: 12 months at most. The smallest payment "
+        "that fits is $52.67 every 2 weeks. Could you manage that, or pick one of the options?"
+    )
+    taken = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$52.67 every 2 weeks")
+    )[0][0]["value"]
+    assert (taken["frequency"], taken["per_payment_cents"]) == ("biweekly", 5267)
+
+
+def test_a_custom_amount_gets_the_hardship_limits_once_a_hardship_is_on_record(
+    session, verified, demo_account, make_tracker, run_action
+):
+    """The offered plans and the debtor's own amount follow the same limits: $60 a month
+    (23 months) is too long without a hardship and a hardship plan with one."""
+    _, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$60 a month")
+    )
+    assert responses(dispatcher) == ["utter_plan_too_long"]
+
+    record_hardship(
+        session, demo_account, HardshipCategory.JOB_LOSS, actor="bot", now=utcnow(),
+        conversation_id=verified.id,
+    )  # fmt: skip
+    session.commit()
+    events, dispatcher = run_action(
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$60 a month")
+    )
+
+    assert dispatcher.messages == []
+    choice = events[0]["value"]
+    assert (choice["kind"], choice["per_payment_cents"], choice["count"]) == ("hardship", 6000, 23)
 
 
 def test_unparseable_choice_is_not_understood(verified, make_tracker, run_action):

@@ -584,6 +584,25 @@ def test_a_frequency_the_policy_does_not_allow_is_refused_with_the_allowed_ones(
     )
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "fits"),
+    [
+        ({"amount_cents": 10000}, 11412),  # $1,369.37 in at most 12 monthly payments
+        ({"amount_cents": 2500, "frequency": "biweekly"}, 5267),  # 26 payments
+        ({"amount_cents": 5000, "hardship": True}, 5706),  # 24 months
+    ],
+)
+def test_a_plan_too_long_names_the_smallest_payment_that_fits(
+    kwargs: dict[str, Any], fits: int
+) -> None:
+    error = _violation("too_long", lambda: custom_option(BALANCE, TODAY, POLICY, **kwargs))
+    assert error.fits == fits
+    option = custom_option(BALANCE, TODAY, POLICY, **{**kwargs, "amount_cents": fits})
+    assert option.per_payment_cents == fits
+    less = {**kwargs, "amount_cents": fits - 1}
+    _violation("too_long", lambda: custom_option(BALANCE, TODAY, POLICY, **less))
+
+
 def test_below_minimum_on_a_small_balance_shows_the_balance_as_the_least() -> None:
     error = _violation(
         "below_minimum", lambda: custom_option(2000, TODAY, POLICY, amount_cents=1000)
@@ -637,6 +656,12 @@ def test_any_custom_plan_is_the_debtors_amount_until_the_balance_is_paid(
     except PolicyViolation as error:
         assert error.code == "too_long"
         assert plan_months(frequency, -(-balance // amount)) > POLICY.max_months
+        # the payment the reply names instead is a plan the policy takes
+        assert error.fits is not None and error.fits > amount
+        fitting = custom_option(
+            balance, today, POLICY, amount_cents=error.fits, frequency=frequency, first_due=first
+        )
+        assert fitting.months <= POLICY.max_months and fitting.total_cents == balance
         return
     assert option.total_cents == balance
     assert option.first_due == first

@@ -249,11 +249,19 @@ class ActionAcceptPlan(BotAction):
             return [*reset, then("action_offer_plans")]
         first = plan.installments[0]
         turn.say(
-            "utter_plan_recorded",
+            _by_shape(option, "utter_plan_recorded"),
             amount=format_money(first.amount_cents),
             first_due=format_date(first.due_on, turn.today),
+            balance=format_money(option.balance_cents),
         )
         return [*reset, SlotSet("plan_offer", None)]
+
+
+def _by_shape(option: PlanOption, response: str) -> str:
+    """The wording for a settlement, one payment of the whole balance, or installments."""
+    if option.kind == "settlement":
+        return f"{response}_settlement"
+    return f"{response}_once" if option.count == 1 else response
 
 
 class ActionAskPlanConfirm(BotAction):
@@ -268,11 +276,12 @@ class ActionAskPlanConfirm(BotAction):
             return []
         option = rebuild(turn, choice)
         turn.say(
-            "utter_plan_summary",
+            _by_shape(option, "utter_plan_summary"),
             amount=format_money(
                 option.per_payment_cents if option.count > 1 else option.total_cents
             ),
-            frequency_words=FREQUENCY_WORDS[option.frequency] if option.count > 1 else "once",
+            frequency_words=FREQUENCY_WORDS[option.frequency],
+            balance=format_money(option.balance_cents),
             count=option.count,
             first_due=format_date(option.first_due, turn.today),
             last_due=format_date(option.last_due, turn.today),

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
-from actions.plans import ActionAcceptPlan, ActionOfferPlans, ValidatePlanForm
+from actions.plans import (
+    ActionAcceptPlan,
+    ActionAskPlanConfirm,
+    ActionOfferPlans,
+    ValidatePlanForm,
+)
 from bot.db import utcnow
 from bot.models import PaymentPlan
 from bot.services.cases import DisputeReason, HardshipCategory, open_dispute, record_hardship
@@ -206,3 +213,46 @@ def test_declined_summary_records_nothing_and_asks_again(
     ]
     assert responses(dispatcher) == ["utter_plan_not_recorded"]
     assert session.scalars(select(PaymentPlan)).all() == []
+
+
+def said(dispatcher) -> list[str]:
+    """What the debtor reads: each response rendered with the values the action gave it."""
+    return [
+        render(m["response"], **{k: v for k, v in m.items() if k != "response"})
+        for m in dispatcher.messages
+    ]
+
+
+def test_the_summary_and_the_confirmation_fit_the_shape_of_the_plan(
+    verified, make_tracker, run_action
+):
+    """Installments are counted; one payment of the whole balance is one payment on a date;
+    a settlement says what it settles (not "1 payment(s) from Jan 6 to Jan 6")."""
+    offered = {o["kind"]: o for o in offer(verified, make_tracker, run_action)[0][3]["value"]}
+    summaries = {}
+    for kind in ("installments", "full", "settlement"):
+        tracker = make_tracker(verified, text="1", slots={"plan_choice": offered[kind]})
+        summaries[kind] = said(run_action(ActionAskPlanConfirm(), tracker)[1])[0]
+
+    assert re.fullmatch(
+        r"To confirm: \$[\d,.]+ a month, \d+ payments from .+ to .+, \$1,369\.37 in all\. "
+        r"Reply YES to set it up or NO to change it\.",
+        summaries["installments"],
+    ), summaries["installments"]
+    assert summaries["full"].startswith("To confirm: one payment of $1,369.37 on ")
+    settlement = offered["settlement"]["total_cents"]
+    assert summaries["settlement"].startswith(
+        f"To confirm: one payment of ${settlement / 100:,.2f} on "
+    )
+    assert "settles your balance of $1,369.37." in summaries["settlement"]
+    assert not any("payment(s)" in s or " once," in s for s in summaries.values())
+
+    tracker = make_tracker(
+        verified,
+        text="yes",
+        intent="affirm",
+        slots={"plan_choice": offered["settlement"], "plan_confirm": True},
+    )
+    (done,) = said(run_action(ActionAcceptPlan(), tracker)[1])
+    assert done.startswith(f"Done. Your settlement is set up: ${settlement / 100:,.2f} on ")
+    assert "your balance of $1,369.37 is settled once it is paid" in done

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from twilio.request_validator import RequestValidator
 
 from bot.services.account_record import accounts_with_phone
+from bot.services.consent import is_opted_out
 from bot.services.verification import normalize_phone
 from bot.web.deps import sessions, settings
 
@@ -41,7 +42,12 @@ def _headers(response: Response) -> Response:
 def _demo_numbers() -> list[dict[str, str]]:
     with sessions()() as db:
         numbers = [
-            {"phone": a.phone, "label": f"{a.first_name} {a.last_name} ({a.account_ref})"}
+            {
+                "phone": a.phone,
+                "label": f"{a.first_name} {a.last_name} ({a.account_ref})"
+                # the bot answers only START and HELP from it: said, so silence is no surprise
+                + (" - opted out: text START first" if is_opted_out(db, a.phone, "sms") else ""),
+            }
             for a in accounts_with_phone(db, 20)
             if a.phone
         ]

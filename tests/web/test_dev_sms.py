@@ -35,6 +35,20 @@ def test_simulator_page_lists_the_demo_numbers(client: FlaskClient) -> None:
     assert "dev_sms.js" in html
 
 
+def test_a_number_that_opted_out_is_labelled_so_its_silence_is_no_surprise(
+    client: FlaskClient,
+) -> None:
+    def label() -> str:
+        html = client.get("/dev/sms").get_data(as_text=True)
+        return html.split(f'<option value="{MARIA}">')[1].split("</option>")[0]
+
+    assert "opted out" not in label()
+    assert send(client, body="STOP").get_json()["replies"]  # the one confirmation
+    assert label().endswith("Maria Lopez (ACC-100234) - opted out: text START first")
+    send(client, body="START")
+    assert "opted out" not in label()
+
+
 def test_simulated_text_passes_the_real_signature_check_and_gets_the_reply(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

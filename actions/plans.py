@@ -26,7 +26,13 @@ from bot.domain.plans import (
 )
 from bot.services.errors import Conflict, OnHold
 from bot.services.handoff import HandoffReason
-from bot.services.plans import accept_plan, collectible_cents, custom_plan, plan_options
+from bot.services.plans import (
+    accept_plan,
+    collectible_cents,
+    custom_plan,
+    next_installment,
+    plan_options,
+)
 
 FREQUENCY_WORDS = {
     "once": "once",
@@ -127,6 +133,13 @@ class ActionOfferPlans(BotAction):
         if not options:
             turn.say("utter_plan_nothing_due")
             return []
+        current = next_installment(turn.session, turn.account)
+        if current is not None:
+            turn.say(
+                "utter_plan_existing",
+                amount=format_money(current.amount_cents),
+                next_due=format_date(current.due_on, turn.today),
+            )
         hardship = any(o.kind == "hardship" for o in options)
         say_options(turn, options, hardship=hardship)
         return [

@@ -101,6 +101,32 @@ def custom_plan(
     )  # fmt: skip
 
 
+def _active_plans(session: Session, account: Account) -> list[PaymentPlan]:
+    return list(
+        session.scalars(
+            select(PaymentPlan)
+            .where(PaymentPlan.account_id == account.id, PaymentPlan.status == "active")
+            .order_by(PaymentPlan.id)
+        )
+    )
+
+
+def next_installment(session: Session, account: Account) -> Installment | None:
+    """The next payment still scheduled on the account's plan (None: no plan, or none left).
+    Offering plans says so first: a new plan replaces it (`accept_plan`)."""
+    return session.scalar(
+        select(Installment)
+        .join(PaymentPlan)
+        .where(
+            PaymentPlan.account_id == account.id,
+            PaymentPlan.status == "active",
+            Installment.status == "scheduled",
+        )
+        .order_by(Installment.due_on, Installment.id)
+        .limit(1)
+    )
+
+
 def accept_plan(
     session: Session,
     account: Account,
@@ -111,10 +137,16 @@ def accept_plan(
     actor: str,
     conversation_id: str | None = None,
 ) -> PaymentPlan:
-    """Record the plan the debtor confirmed, with its schedule."""
+    """Record the plan the debtor confirmed, with its schedule. It replaces the account's
+    plan, if it has one (status "replaced", its event names it): one plan at a time, so
+    nobody is reminded of two schedules for the same balance."""
     ensure_collectible(session, account)
     if option.balance_cents != collectible_cents(session, account, today):
         raise Conflict("the balance changed since the plan was offered")
+    replaced = _active_plans(session, account)
+    for old in replaced:
+        old.status = "replaced"
+        old.ended_at = now
     plan = PaymentPlan(
         account_id=account.id,
         conversation_id=conversation_id,
@@ -147,6 +179,7 @@ def accept_plan(
             "total_cents": option.total_cents,
             "count": option.count,
             "first_due": option.first_due.isoformat(),
+            **({"replaces": [p.id for p in replaced]} if replaced else {}),
         },
         at=now,
     )

@@ -256,3 +256,24 @@ def test_the_summary_and_the_confirmation_fit_the_shape_of_the_plan(
     (done,) = said(run_action(ActionAcceptPlan(), tracker)[1])
     assert done.startswith(f"Done. Your settlement is set up: ${settlement / 100:,.2f} on ")
     assert "your balance of $1,369.37 is settled once it is paid" in done
+
+
+def test_asking_for_a_plan_with_one_in_place_says_so_before_the_options(
+    session, verified, make_tracker, run_action
+):
+    offered = offer(verified, make_tracker, run_action)[0][3]["value"]
+    tracker = make_tracker(
+        verified, text="yes", intent="affirm",
+        slots={"plan_offer": offered, "plan_choice": offered[1], "plan_confirm": True},
+    )  # fmt: skip
+    run_action(ActionAcceptPlan(), tracker)
+    first = session.scalars(select(PaymentPlan)).one().installments[0]
+
+    _, dispatcher = offer(verified, make_tracker, run_action)
+
+    assert responses(dispatcher)[:2] == ["utter_plan_existing", "utter_plan_intro"]
+    assert said(dispatcher)[0] == (
+        f"You already have a plan: the next payment is ${first.amount_cents / 100:,.2f} on "
+        f"{dispatcher.messages[0]['next_due']}. If you choose a new one, it replaces that plan."
+    )
+    assert dispatcher.messages[0]["next_due"].startswith(first.due_on.strftime("%A, %b"))

@@ -64,6 +64,7 @@ from bot.services.plans import (
     accept_plan,
     collectible_cents,
     has_hardship,
+    next_installment,
     plan_options,
     record_promise,
 )
@@ -376,6 +377,29 @@ def test_accept_plan_records_the_plan_its_installments_and_an_event(
     assert accepted[0].conversation_id == conversation.id
     assert accepted[0].data["plan_id"] == plan.id and accepted[0].data["key"] == option.key
     assert account.last_activity_at == now
+
+
+def test_a_new_plan_replaces_the_one_the_account_had(
+    session: Session, account: Account, today: date, now: datetime, policy: PlanPolicy
+) -> None:
+    """One plan at a time: the debtor who sets up a second is not reminded of two schedules
+    for the same balance, and the trail says which plan the new one replaced."""
+    options = plan_options(session, account, today=today, policy=policy)
+    first = accept_plan(session, account, options[1], today=today, now=now, actor="bot")
+    assert next_installment(session, account).plan_id == first.id  # type: ignore[union-attr]
+
+    later = now + timedelta(minutes=5)
+    second = accept_plan(session, account, options[2], today=today, now=later, actor="bot")
+    session.commit()
+    session.expire_all()
+
+    assert session.get(PaymentPlan, first.id).status == "replaced"  # type: ignore[union-attr]
+    assert session.get(PaymentPlan, first.id).ended_at == later  # type: ignore[union-attr]
+    assert session.get(PaymentPlan, second.id).status == "active"  # type: ignore[union-attr]
+    assert next_installment(session, account).plan_id == second.id  # type: ignore[union-attr]
+    accepted = events(session, "plan_accepted", account_id=account.id)
+    assert "replaces" not in accepted[0].data
+    assert accepted[1].data["replaces"] == [first.id]
 
 
 def test_accepting_an_option_offered_before_a_payment_is_a_conflict(

@@ -8,6 +8,12 @@ so it is taken out of the text before the creditor is looked for: a first-party 
 name is part of the company's ("Evergreen Health" in "Evergreen Health Billing") is not flagged
 by a greeting.
 
+`payment_requests` finds what rule 14 forbids while a hold stands: an ask to pay (pay now,
+a payment link, "how much would you like to pay"), a plan or settlement offered or
+summarised, a payment date set or reminded. Naming what the assistant can help with ("I can
+help with ... payment plans") or what is owed is not an ask; negated asks ("you don't need to
+pay now") are not either.
+
 `threats` finds what rule 8 forbids in any response: suit, arrest or jail, garnishment or
 seizure, credit reporting. A threat word negated within its own clause ("we will not report
 this", "no one is going to sue you") is not a threat; "we won't hesitate to sue" still is.
@@ -200,3 +206,47 @@ def threats(text: str) -> tuple[Threat, ...]:
             if not _negated(text, m.start()):
                 found.append((m.start(), Threat(kind, " ".join(m.group().split()))))
     return tuple(threat for _, threat in sorted(found, key=lambda pair: pair[0]))
+
+
+_PAYMENT_REQUESTS = re.compile(
+    r"""\b(?:
+        pay\s+(?:now|today|securely|online|here|in\s+full
+               |(?:it|this|that)\b|(?:the|your)\s+(?:balance|rest|bill|amount)\b)
+      | make\s+(?:a|the|your)\s+payment
+      | please\s+pay
+      | (?:when|how\s+much)\s+(?:are\s+you\s+planning|would\s+you\s+like|can\s+you|could\s+you
+                              |will\s+you)\s+(?:to\s+)?pay
+      | (?:amount|date)\s+(?:you\s+can\s+(?:manage|pay|afford)|to\s+pay)
+      | (?:link|here)\s+to\s+pay | (?:secure\s+)?payment\s+link | /pay/
+      | (?:like|want)\s+to\s+(?:set\s+up|start|choose)\s+a\s+(?:payment\s+)?plan
+      | (?:we|i)\s+can\s+set\s+up\s+(?:a\s+(?:payment\s+)?plan|weekly|monthly)
+      | payment\s+plan\s+(?:can|could|would|may|might)
+      | (?:weekly|monthly)\s+payments
+      | payments?,?\s+(?:starting|from)
+      | pay\s+\$ | in\s+full\s+(?:on|by)
+      | settle\s+(?:(?:your|the)\s+(?:balance|account|debt)|for)
+      | settles\s+your | settlement\s+is\s+set\s+up
+      | you'?ll\s+pay
+      | (?:first|next|one|your|a)\s+payment\s+(?:of|is|needs|must)
+      | (?:smallest|lowest|minimum)\s+payment
+      | tell\s+me\s+(?:an|your\s+own)\s+amount
+      | options\s+for\s+your\s+balance
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+# An installment offered or agreed: "$83.75 a month", "$25 every 2 weeks".
+_PER_PERIOD = re.compile(
+    r"\$\s?\d[\d,]*(?:\.\d{1,2})?\s+(?:a|per|each|every)\s+(?:week|month|(?:2|two)\s+weeks)\b",
+    re.IGNORECASE,
+)
+
+
+def payment_requests(text: str) -> tuple[str, ...]:
+    """Every ask for payment in `text` (rule 14), as matched, in order (empty: none)."""
+    found = sorted(
+        (m for pattern in (_PAYMENT_REQUESTS, _PER_PERIOD) for m in pattern.finditer(text)),
+        key=lambda m: m.start(),
+    )
+    return tuple(" ".join(m.group().split()) for m in found if not _negated(text, m.start()))

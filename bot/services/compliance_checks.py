@@ -17,7 +17,9 @@ message's time is when it was sent, else when it was stored.
 - disclosure_before_verification (1): a message revealing a debt detail (see
   `bot.domain.disclosure.debt_details`) when no verification was current (passed at or
   before it, less than `VERIFIED_FOR` earlier: the assistant's own gate).
-- payment_request_on_hold (14): a collection-purpose message, or a plan_offered/payment_link
+- payment_request_on_hold (14): a collection-purpose message, any other message out that asks
+  for payment (`bot.domain.disclosure.payment_requests`: a plan, settlement or payment date
+  offered, summed up or reminded, a payment link, "pay now"), or a plan_offered/payment_link
   event, while a hold on the whole account stood (a hold on one charge leaves the rest
   collectible, as `holds.account_hold_reasons` says). An event names the first outbound
   message of its turn.
@@ -46,7 +48,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.contact import ContactPolicy, Purpose
-from bot.domain.disclosure import debt_details, threats
+from bot.domain.disclosure import debt_details, payment_requests, threats
 from bot.domain.keywords import Keyword, keyword
 from bot.domain.timezones import consumer_zones, zones_for_phone
 from bot.domain.verification import VERIFIED_FOR
@@ -449,11 +451,12 @@ def _turn_reply(ctx: _Context, moment: datetime) -> Message | None:
 def _payment_request_on_hold(ctx: _Context) -> Iterator[Finding]:
     if not ctx.holds:
         return
-    requests: list[tuple[datetime, Message | None, str]] = [
-        (_when(m), m, "a collection message")
-        for m in ctx.sent
-        if m.purpose == Purpose.COLLECTION.value
-    ]
+    requests: list[tuple[datetime, Message | None, str]] = []
+    for m in ctx.sent:
+        if m.purpose == Purpose.COLLECTION.value:
+            requests.append((_when(m), m, "a collection message"))
+        elif asks := payment_requests(m.text):  # a reply or an agent's words
+            requests.append((_when(m), m, f"a payment request ({asks[0]!r})"))
     for event in ctx.events:
         if event.kind in _PAYMENT_EVENTS:
             reply = _turn_reply(ctx, event.created_at)

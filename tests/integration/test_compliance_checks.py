@@ -505,6 +505,35 @@ def test_payment_requests_outside_a_hold_or_under_a_charge_hold_are_fine(
     assert check(session, conv, "payment_request_on_hold") == []
 
 
+def test_a_reply_or_an_agent_asking_for_payment_during_a_hold_is_flagged(
+    session: Session, account: Account
+) -> None:
+    """What the assistant said to a held account before 0f69059 (a general-purpose reply),
+    and an agent's own words: both ask for payment, neither is a collection message."""
+    conv = make_conversation(session, account)
+    _hold(session, account, T0 - timedelta(days=1))
+    asked = add(session, conv, "in", "how much do I owe", T0)
+    bot = add(
+        session, conv, "out",
+        "Your balance with Evergreen Health is $502.50 as of Monday, Dec 7.\n"
+        "Would you like to see what makes up this amount, set up a payment plan, or pay now?",
+        T0 + timedelta(seconds=1), reply_to=asked,
+    )  # fmt: skip
+    add(session, conv, "out", "Your account is on hold while we look into it, so we won't ask "
+        "for any payment for now.", T0 + timedelta(seconds=2))  # fmt: skip
+    agent = add(
+        session, conv, "out", "Can you make a payment today?", T0 + timedelta(minutes=5),
+        sender="agent",
+    )  # fmt: skip
+
+    findings = check(session, conv, "payment_request_on_hold")
+
+    assert [f.message_id for f in findings] == [bot.id, agent.id]
+    assert "a payment request ('pay now')" in findings[0].detail
+    assert "a payment request ('make a payment')" in findings[1].detail
+    assert all("dispute hold" in f.detail for f in findings)
+
+
 def test_a_general_message_during_a_hold_is_fine(session: Session, account: Account) -> None:
     conv = make_conversation(session, account)
     _hold(session, account, T0 - timedelta(days=1))

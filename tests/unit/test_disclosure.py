@@ -1,5 +1,5 @@
-"""The text detectors behind the compliance checks: debt details (rule 1) and threats (rule 8),
-and the product's own wording against them."""
+"""The text detectors behind the compliance checks: debt details (rule 1), threats (rule 8)
+and payment requests (rule 14), and the product's own wording against them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ import pytest
 import yaml
 
 from bot.config import Settings
-from bot.domain.disclosure import DetailKind, ThreatKind, debt_details, threats
+from bot.domain.disclosure import (
+    DetailKind,
+    ThreatKind,
+    debt_details,
+    payment_requests,
+    threats,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RESPONSES: dict[str, list[dict[str, str]]] = yaml.safe_load(
@@ -237,3 +243,88 @@ def test_no_response_of_the_assistant_threatens(name: str) -> None:
 @pytest.mark.parametrize("key", sorted(AGENT_TEMPLATES))
 def test_no_agent_template_threatens(key: str) -> None:
     assert threats(AGENT_TEMPLATES[key]) == ()
+
+
+# ---------------------------------------------------------------------------- payment requests
+
+#: Every response that asks for payment, offers or sums up a plan or settlement, or sets or
+#: reminds a payment date: what rule 14 forbids during a hold. A new response that asks for
+#: payment and is not listed here (or one listed that no longer asks) fails the test below, so
+#: the check keeps up with the wording.
+PAYMENT_ASKS = {
+    "utter_balance_next", "utter_payment_link", "utter_no_card_numbers",
+    "utter_plan_option_full", "utter_plan_option_monthly", "utter_plan_option_biweekly",
+    "utter_plan_option_weekly", "utter_plan_option_settlement", "utter_plan_below_minimum",
+    "utter_plan_too_long", "utter_plan_first_too_late", "utter_plan_frequency_not_allowed",
+    "utter_plan_existing", "utter_plan_summary", "utter_plan_summary_once",
+    "utter_plan_summary_settlement", "utter_plan_recorded", "utter_plan_recorded_once",
+    "utter_plan_recorded_settlement", "utter_settlement_offer", "utter_settlement_unavailable",
+    "utter_ask_promise_amount", "utter_promise_amount_too_high", "utter_promise_amount_too_low",
+    "utter_promise_date_too_late", "utter_promise_summary", "utter_promise_recorded",
+    "utter_reschedule_done", "utter_reschedule_nothing", "utter_plan_intro",
+    "utter_plan_intro_hardship", "utter_ask_plan_choice", "utter_plan_choice_not_understood",
+    "utter_plan_not_recorded",
+}  # fmt: skip
+AGENT_PAYMENT_ASKS = {"payment_plan_options"}
+FILLED = {
+    **VALUES, "amount": "$83.75", "n": "1", "count": "6", "first_due": "Monday, Dec 14",
+    "last_due": "Friday, May 14, 2027", "total": "$502.50", "balance": "$502.50",
+    "discount": "$150.75", "limit": "$25.00", "fits": "$52.67", "every": "a month",
+    "next_due": "Wednesday, Jan 6", "due_on": "Tuesday, Dec 15",
+    "link": "https://pay.example/pay/abc", "frequency_words": "a month", "old_date": "Dec 1",
+    "new_date": "Dec 9",
+}  # fmt: skip
+
+
+def _filled(text: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: FILLED.get(m.group(1), "x"), text)
+
+
+def test_the_payment_ask_lists_name_real_wording() -> None:
+    assert set(RESPONSES) >= PAYMENT_ASKS
+    assert set(AGENT_TEMPLATES) >= AGENT_PAYMENT_ASKS
+
+
+@pytest.mark.parametrize("name", sorted(RESPONSES))
+def test_each_response_is_read_as_a_payment_ask_exactly_when_it_is_one(name: str) -> None:
+    for variation in RESPONSES[name]:
+        text = _filled(variation["text"])
+        assert bool(payment_requests(text)) == (name in PAYMENT_ASKS), f"{name}: {text}"
+
+
+@pytest.mark.parametrize("key", sorted(AGENT_TEMPLATES))
+def test_each_agent_template_is_read_as_a_payment_ask_exactly_when_it_is_one(key: str) -> None:
+    text = _filled(AGENT_TEMPLATES[key])
+    assert bool(payment_requests(text)) == (key in AGENT_PAYMENT_ASKS), f"{key}: {text}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can you make a payment today?",
+        "Please pay the balance by Friday.",
+        "If you pay it today we can waive the fee.",
+        "We can take $50 a month.",
+        "When can you pay?",
+        "Here is the link to pay: https://pay.example/pay/abc",
+        "Would you like to set up a plan?",
+    ],
+)
+def test_an_agent_asking_for_payment_in_their_own_words_is_read_as_one(text: str) -> None:
+    assert payment_requests(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You don't need to pay now.",
+        "You do not have to make a payment while we look into it.",
+        "We won't ask for any payment for now.",
+        "There is nothing to pay.",
+        "Your balance is $502.50 as of Monday.",
+        "I can help with your balance, payment plans, payment dates and disputes.",
+        "What could you comfortably pay each month, if anything?",  # hardship: the debtor's side
+    ],
+)
+def test_holds_and_statements_are_not_payment_asks(text: str) -> None:
+    assert payment_requests(text) == ()

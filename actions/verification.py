@@ -142,5 +142,8 @@ class ActionVerifyIdentity(BotAction):
         if result.locked:
             turn.say("utter_verification_locked", support_phone=settings().support_phone)
             return [*cleared, SlotSet("pending_action", None), SlotSet("pending_request", None)]
-        turn.say("utter_verify_mismatch", attempts_left=result.attempts_left)
+        mismatch = (
+            "utter_verify_mismatch_last" if result.attempts_left == 1 else "utter_verify_mismatch"
+        )
+        turn.say(mismatch, attempts_left=result.attempts_left)
         return [*cleared, then("verify_form")]

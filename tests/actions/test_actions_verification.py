@@ -6,6 +6,7 @@ import pytest
 
 from actions.verification import ActionVerifyIdentity, ValidateVerifyForm
 from bot.models import Conversation
+from bot.wording import render
 from tests.actions.conftest import NEXT_NONE, responses, slot
 
 CLEARED = [slot("verify_dob", None), slot("verify_second", None)]
@@ -67,9 +68,13 @@ def test_third_mismatch_locks_verification_in_the_database(
     tracker = make_tracker(
         conversation, slots=verify_slots("1990-01-01", "11111", "action_check_balance")
     )
-    for left in (2, 1):
+    for said in (
+        "Those details don't match our records. You have 2 more tries. Let's try again.",
+        "Those details don't match our records. You have 1 more try. Let's try again.",
+    ):
         _, dispatcher = run_action(ActionVerifyIdentity(), tracker)
-        assert dispatcher.messages[0]["attempts_left"] == left
+        (message,) = dispatcher.messages
+        assert render(message["response"], **message) == said
 
     events, dispatcher = run_action(ActionVerifyIdentity(), tracker)
 

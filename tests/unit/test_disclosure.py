@@ -126,6 +126,7 @@ PRE_VERIFICATION = (
     "utter_ask_verify_second",
     "utter_second_not_understood",
     "utter_verify_mismatch",
+    "utter_verify_mismatch_last",
     "utter_verification_locked",
     "utter_hardship_empathy",
     "utter_handoff_human",

@@ -40,6 +40,8 @@ FREQUENCY_WORDS = {
     "biweekly": "every 2 weeks",
     "monthly": "a month",
 }
+#: Refusals whose reply names an amount that would work ("Could you manage that?").
+NAMES_AN_AMOUNT = ("too_long", "below_minimum")
 VIOLATION_RESPONSES = {
     "below_minimum": "utter_plan_below_minimum",
     "too_long": "utter_plan_too_long",
@@ -146,6 +148,7 @@ class ActionOfferPlans(BotAction):
             SlotSet("plan_offer", [option_to_slot(o) for o in options]),
             SlotSet("plan_choice", None),
             SlotSet("plan_confirm", None),
+            SlotSet("plan_suggested", None),
             then("plan_form"),
         ]
 
@@ -160,9 +163,13 @@ class ValidatePlanForm(ServiceFormValidation):
         if tracker.get_slot("requested_slot") != "plan_choice":
             return {}
         text = latest_text(tracker)
+        suggested = tracker.get_slot("plan_suggested")
 
-        def choose(turn: Turn) -> dict[str, Any] | str | None:
+        def choose(turn: Turn) -> dict[str, Any] | tuple[str, dict[str, Any] | None] | None:
             assert turn.account is not None
+            if isinstance(suggested, dict) and yes_no(tracker):
+                # "yes" to "The smallest payment that fits is $X. Could you manage that?"
+                return option_to_slot(rebuild(turn, suggested))
             options = plan_options(turn.session, turn.account, today=turn.today, policy=policy())
             picked = choose_option(text, options)
             if picked is not None:
@@ -173,19 +180,22 @@ class ValidatePlanForm(ServiceFormValidation):
             if amount is None and frequency is None and when is None:
                 return None
             how_often = frequency[0] if frequency else "monthly"
-            try:
+
+            def plan_of(amount_cents: int | None) -> dict[str, Any]:
                 return option_to_slot(
                     custom_plan(
                         turn.session,
                         turn.account,
                         today=turn.today,
                         policy=policy(),
-                        amount_cents=amount
-                        or options[1 if len(options) > 1 else 0].per_payment_cents,
+                        amount_cents=amount_cents,
                         frequency=how_often,
                         first_due=when,
                     )
                 )
+
+            try:
+                return plan_of(amount or options[1 if len(options) > 1 else 0].per_payment_cents)
             except PolicyViolation as exc:
                 turn.say(
                     VIOLATION_RESPONSES.get(exc.code, "utter_plan_choice_not_understood"),
@@ -193,23 +203,30 @@ class ValidatePlanForm(ServiceFormValidation):
                     fits=format_money(exc.fits) if exc.fits is not None else "",
                     every=FREQUENCY_WORDS[how_often],
                 )
-                return "refused"
+                # The amount the reply names ("Could you manage that?"), kept so that "yes"
+                # takes it: the same smallest payment whether too little or too long.
+                named = exc.fits if exc.code == "too_long" else exc.limit
+                if exc.code not in NAMES_AN_AMOUNT or not isinstance(named, int):
+                    return "refused", None
+                return "refused", plan_of(named)
 
         result = await self.with_turn(dispatcher, tracker, choose)
         if isinstance(result, dict):
             return {"plan_choice": result}
-        if result == "refused":
-            return {"plan_choice": "?refused"}
+        if isinstance(result, tuple):  # validate_plan_choice keeps what the refusal named
+            return {"plan_choice": {"refused": result[1]}}
         return {"plan_choice": "?"} if answering(tracker) else {}
 
     async def validate_plan_choice(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if isinstance(value, dict) and "refused" in value:
+            return {"plan_choice": None, "plan_suggested": value["refused"]}
         if not isinstance(value, dict):
             if value == "?":
                 dispatcher.utter_message(response="utter_plan_choice_not_understood")
             return {"plan_choice": None}
-        return {"plan_choice": value}
+        return {"plan_choice": value, "plan_suggested": None}
 
     async def extract_plan_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -52,7 +52,9 @@ class PolicyViolation(Exception):
     """What the debtor asked for is outside the policy. `code` says which rule, `limit` is the
     value a reply can show: cents for amounts, a number of months, a date, the frequencies.
     `fits`, for a plan too long: the smallest payment (cents) at the asked frequency that ends
-    within the limit, so the reply can name what would work."""
+    within the limit, so the reply can name what would work. (For an amount below the
+    minimum, `limit` is that same smallest payment: the minimum, or more when the minimum
+    would not end within the longest plan.)"""
 
     def __init__(self, code: str, *, limit: Limit = None, fits: int | None = None) -> None:
         if code not in VIOLATION_CODES:
@@ -401,6 +403,10 @@ def custom_option(
         raise PolicyViolation("first_payment_too_late", limit=latest)
     min_cents = policy.hardship_min_installment_cents if hardship else policy.min_installment_cents
     max_months = policy.hardship_max_months if hardship else policy.max_months
+    # The least each payment can be at this frequency: the policy's minimum, and enough to end
+    # within the longest plan (never more than the balance). Both refusals name it.
+    most = _max_count(frequency, max_months, balance_cents, 1) if frequency != "once" else 1
+    smallest = min(balance_cents, max(min_cents, -(-balance_cents // max(most, 1))))
     if frequency == "once" or (amount_cents is not None and amount_cents >= balance_cents):
         return _once("custom", "full", balance_cents, start, balance_cents)
     if amount_cents is None:
@@ -410,12 +416,10 @@ def custom_option(
         amounts = [balance_cents // count] * (count - 1)
     else:
         if amount_cents < min_cents:
-            raise PolicyViolation("below_minimum", limit=min(min_cents, balance_cents))
+            raise PolicyViolation("below_minimum", limit=smallest)
         count = -(-balance_cents // amount_cents)
         if plan_months(frequency, count) > max_months:
-            most = _max_count(frequency, max_months, balance_cents, 1)  # payments that fit
-            fits = max(-(-balance_cents // most), min_cents)
-            raise PolicyViolation("too_long", limit=max_months, fits=fits)
+            raise PolicyViolation("too_long", limit=max_months, fits=smallest)
         amounts = [amount_cents] * (count - 1)
     amounts.append(balance_cents - sum(amounts))
     standard = (

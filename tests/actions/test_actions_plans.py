@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from actions.plans import (
@@ -51,6 +52,7 @@ def test_offer_lists_numbered_options_and_opens_the_plan_form(verified, make_tra
         slot("plan_offer", offered),
         slot("plan_choice", None),
         slot("plan_confirm", None),
+        slot("plan_suggested", None),
         slot("followup", "plan_form"),
     ]
     assert len(offered) == len(options)
@@ -77,7 +79,7 @@ def test_choice_by_number_picks_that_offered_option(verified, make_tracker, run_
         ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "2", plan_offer=offered)
     )
 
-    assert events == [slot("plan_choice", offered[1])]
+    assert events == [slot("plan_choice", offered[1]), slot("plan_suggested", None)]
     assert dispatcher.messages == []
 
 
@@ -87,7 +89,7 @@ def test_amount_per_month_makes_a_custom_monthly_option(verified, make_tracker, 
     )
 
     choice = events[0]["value"]
-    assert events == [slot("plan_choice", choice)]
+    assert events == [slot("plan_choice", choice), slot("plan_suggested", None)]
     assert choice["frequency"] == "monthly"
     assert choice["per_payment_cents"] == 15000
     assert choice["count"] == 10  # 9 x $150 and the rest
@@ -102,9 +104,11 @@ def test_amount_below_the_minimum_installment_is_refused_with_the_minimum(
         ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$5 a month")
     )
 
-    assert events == [slot("plan_choice", None)]
+    assert events[0] == slot("plan_choice", None)
+    assert events[1]["name"] == "plan_suggested"  # what "yes" would take
     assert responses(dispatcher) == ["utter_plan_below_minimum"]
-    assert dispatcher.messages[0]["limit"] == "$25.00"
+    # $25 is the policy's minimum, but $25 a month would take over 12 months on $1,369.37
+    assert dispatcher.messages[0]["limit"] == "$114.12"
 
 
 def test_a_plan_too_long_is_refused_with_the_smallest_payment_that_fits(
@@ -116,7 +120,8 @@ def test_a_plan_too_long_is_refused_with_the_smallest_payment_that_fits(
         ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$50 every 2 weeks")
     )
 
-    assert events == [slot("plan_choice", None)]
+    assert events[0] == slot("plan_choice", None)
+    assert events[1]["name"] == "plan_suggested"  # what "yes" would take
     assert responses(dispatcher) == ["utter_plan_too_long"]
     values = {k: v for k, v in dispatcher.messages[0].items() if k != "response"}
     assert render("utter_plan_too_long", **values) == (
@@ -127,6 +132,40 @@ def test_a_plan_too_long_is_refused_with_the_smallest_payment_that_fits(
         ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$52.67 every 2 weeks")
     )[0][0]["value"]
     assert (taken["frequency"], taken["per_payment_cents"]) == ("biweekly", 5267)
+
+
+@pytest.mark.parametrize(
+    ("asked", "named"),
+    [("$50 every 2 weeks", 5267), ("$5 a month", 11412)],  # too long; below the minimum
+)
+def test_yes_to_the_amount_a_refusal_names_takes_it(
+    verified, make_tracker, run_action, asked, named
+):
+    """ "Could you manage that?" "yes": the plan at the amount the bot just named, not "Sorry,
+    I didn't catch which option"."""
+    events, _ = run_action(ValidatePlanForm(), plan_form_tracker(make_tracker, verified, asked))
+    suggested = next(e["value"] for e in events if e["name"] == "plan_suggested")
+    assert suggested["per_payment_cents"] == named
+
+    tracker = make_tracker(
+        verified, text="yes", intent="affirm", active_loop="plan_form",
+        slots={"requested_slot": "plan_choice", "plan_suggested": suggested},
+    )  # fmt: skip
+    events, dispatcher = run_action(ValidatePlanForm(), tracker)
+
+    assert dispatcher.messages == []
+    choice = next(e["value"] for e in events if e["name"] == "plan_choice")
+    assert choice["per_payment_cents"] == named and choice["total_cents"] == 136937
+    assert slot("plan_suggested", None) in events
+
+
+def test_yes_without_a_named_amount_is_still_not_a_choice(verified, make_tracker, run_action):
+    tracker = make_tracker(
+        verified, text="yes", intent="affirm", active_loop="plan_form",
+        slots={"requested_slot": "plan_choice"},
+    )  # fmt: skip
+    _, dispatcher = run_action(ValidatePlanForm(), tracker)
+    assert responses(dispatcher) == ["utter_plan_choice_not_understood"]
 
 
 def test_a_custom_amount_gets_the_hardship_limits_once_a_hardship_is_on_record(

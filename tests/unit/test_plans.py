@@ -554,9 +554,11 @@ def test_a_custom_plan_on_a_balance_too_small_to_split_is_paying_in_full() -> No
 @pytest.mark.parametrize(
     ("kwargs", "code", "limit"),
     [
-        ({"amount_cents": 2499}, "below_minimum", 2500),
-        ({"amount_cents": 0}, "below_minimum", 2500),
-        ({"amount_cents": 999, "hardship": True}, "below_minimum", 1000),
+        # below the minimum: the smallest payment that works, here more than the policy's
+        # minimum ($25, $10 with a hardship), which would take over 12 (24) months
+        ({"amount_cents": 2499}, "below_minimum", 11412),
+        ({"amount_cents": 0}, "below_minimum", 11412),
+        ({"amount_cents": 999, "hardship": True}, "below_minimum", 5706),
         ({"amount_cents": 10000}, "too_long", 12),  # 14 months
         ({"amount_cents": 2500, "frequency": "biweekly"}, "too_long", 12),
         ({"amount_cents": 5000, "hardship": True}, "too_long", 24),  # 28 months
@@ -601,6 +603,14 @@ def test_a_plan_too_long_names_the_smallest_payment_that_fits(
     assert option.per_payment_cents == fits
     less = {**kwargs, "amount_cents": fits - 1}
     _violation("too_long", lambda: custom_option(BALANCE, TODAY, POLICY, **less))
+
+
+def test_below_minimum_names_the_policy_minimum_when_it_ends_within_the_longest_plan() -> None:
+    error = _violation(
+        "below_minimum", lambda: custom_option(20000, TODAY, POLICY, amount_cents=1000)
+    )
+    assert error.limit == POLICY.min_installment_cents == 2500
+    assert custom_option(20000, TODAY, POLICY, amount_cents=error.limit).count == 8
 
 
 def test_below_minimum_on_a_small_balance_shows_the_balance_as_the_least() -> None:
@@ -672,6 +682,36 @@ def test_any_custom_plan_is_the_debtors_amount_until_the_balance_is_paid(
         assert amounts[:-1] == [amount] * (len(amounts) - 1)
         assert 0 < amounts[-1] <= amount
         assert option.months <= POLICY.max_months
+
+
+@given(
+    balance=balances,
+    frequency=st.sampled_from(["weekly", "biweekly", "monthly"]),
+    hardship=st.booleans(),
+)
+def test_the_smallest_payment_a_refusal_names_is_always_a_plan_the_policy_takes(
+    balance: int, frequency: str, hardship: bool
+) -> None:
+    """ "The smallest payment we can set up is $X": $X is accepted, and a cent less is not."""
+    try:
+        custom_option(
+            balance, TODAY, POLICY, amount_cents=1, frequency=frequency, hardship=hardship
+        )
+        return  # a balance of a cent or so: paid in full
+    except PolicyViolation as error:
+        assert error.code == "below_minimum"
+        smallest = error.limit
+    assert isinstance(smallest, int)
+    option = custom_option(
+        balance, TODAY, POLICY, amount_cents=smallest, frequency=frequency, hardship=hardship
+    )
+    assert option.total_cents == balance
+    if smallest < balance:
+        with pytest.raises(PolicyViolation):
+            custom_option(
+                balance, TODAY, POLICY, amount_cents=smallest - 1, frequency=frequency,
+                hardship=hardship,
+            )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- settlements

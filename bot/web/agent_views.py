@@ -62,9 +62,12 @@ REFUSAL_TEXT = {
 VIOLATION_TEXT = {
     "first_payment_in_past": "The date is in the past.",
     "first_payment_too_late": "The date is later than the policy allows (latest {limit}).",
-    "below_minimum": "The amount is below the minimum of {limit}.",
+    "below_minimum": "The amount is below the smallest payment that works here: {limit}.",
     "amount_exceeds_balance": "The amount is more than the balance of {limit}.",
-    "too_long": "The plan would run longer than the policy allows ({limit} months at most).",
+    "too_long": (
+        "The plan would run longer than the policy allows ({limit} months at most; "
+        "at least {fits} a payment)."
+    ),
     "frequency_not_allowed": "That frequency is not allowed (allowed: {limit}).",
 }
 #: How each plan frequency reads after an amount: "$150.00 a month".
@@ -177,7 +180,9 @@ def service_message(exc: Exception) -> str:
             shown = format_money(limit)
         elif isinstance(limit, tuple):
             shown = ", ".join(limit)
-        return VIOLATION_TEXT.get(exc.code, "Outside the policy: {limit}.").format(limit=shown)
+        fits = format_money(exc.fits) if exc.fits is not None else ""
+        text = VIOLATION_TEXT.get(exc.code, "Outside the policy: {limit}.")
+        return text.format(limit=shown, fits=fits)
     if isinstance(exc, ServiceError) and exc.code == "on_hold":
         return f"Collection on this account is on hold: {exc}."
     return f"Could not do that: {exc}."

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from bot.domain.plans import (
@@ -111,20 +111,25 @@ def _active_plans(session: Session, account: Account) -> list[PaymentPlan]:
     )
 
 
-def next_installment(session: Session, account: Account) -> Installment | None:
-    """The next payment still scheduled on the account's plan (None: no plan, or none left).
-    Offering plans says so first: a new plan replaces it (`accept_plan`)."""
-    return session.scalar(
+def _plan_installments(account: Account, statuses: tuple[str, ...]) -> Select[Installment]:
+    """SQL: the installments of the account's active plan with one of `statuses`, soonest
+    first."""
+    return (
         select(Installment)
         .join(PaymentPlan)
         .where(
             PaymentPlan.account_id == account.id,
             PaymentPlan.status == "active",
-            Installment.status == "scheduled",
+            Installment.status.in_(statuses),
         )
         .order_by(Installment.due_on, Installment.id)
-        .limit(1)
     )
+
+
+def next_installment(session: Session, account: Account) -> Installment | None:
+    """The next payment still scheduled on the account's plan (None: no plan, or none left).
+    Offering plans says so first: a new plan replaces it (`accept_plan`)."""
+    return session.scalar(_plan_installments(account, ("scheduled",)).limit(1))
 
 
 def accept_plan(
@@ -268,16 +273,7 @@ MOVABLE_PROMISE = ("open", "broken")
 def _movable_payments(session: Session, account: Account) -> list[DuePayment]:
     """Installments of the active plan, then promises, each oldest first, that may move."""
     found: list[DuePayment] = []
-    installments = session.scalars(
-        select(Installment)
-        .join(PaymentPlan)
-        .where(
-            PaymentPlan.account_id == account.id,
-            PaymentPlan.status == "active",
-            Installment.status.in_(MOVABLE_INSTALLMENT),
-        )
-        .order_by(Installment.due_on, Installment.id)
-    ).all()
+    installments = session.scalars(_plan_installments(account, MOVABLE_INSTALLMENT)).all()
     for installment in installments:
         following = session.scalar(
             select(Installment.due_on)

@@ -383,8 +383,9 @@ def custom_option(
     first_due: date | None = None,
     hardship: bool = False,
 ) -> PlanOption:
-    """The debtor's own plan: their amount (each payment; the last pays what is left) and/or
-    their first date, within the policy (the hardship limits when `hardship`).
+    """The debtor's own plan: their amount (each payment; the last pays what is left, which
+    in the longest plan can be a few cents more, as in the offered plans) and/or their first
+    date, within the policy (the hardship limits when `hardship`).
 
     Without an amount: the lowest payment the policy allows. An amount of the whole balance
     or more, `frequency="once"`, or a balance too small to split: pay in full on that date.
@@ -404,9 +405,11 @@ def custom_option(
     min_cents = policy.hardship_min_installment_cents if hardship else policy.min_installment_cents
     max_months = policy.hardship_max_months if hardship else policy.max_months
     # The least each payment can be at this frequency: the policy's minimum, and enough to end
-    # within the longest plan (never more than the balance). Both refusals name it.
-    most = _max_count(frequency, max_months, balance_cents, 1) if frequency != "once" else 1
-    smallest = min(balance_cents, max(min_cents, -(-balance_cents // max(most, 1))))
+    # within the longest plan (never more than the balance). Both refusals name it. As in the
+    # offered plans, the last payment takes the cents left over: any offered amount ("12
+    # payments of $114.11") is one the debtor can type back and get that same plan.
+    most = max(_max_count(frequency, max_months, balance_cents, 1), 1) if frequency != "once" else 1
+    smallest = min(balance_cents, max(min_cents, balance_cents // most))
     if frequency == "once" or (amount_cents is not None and amount_cents >= balance_cents):
         return _once("custom", "full", balance_cents, start, balance_cents)
     if amount_cents is None:
@@ -417,7 +420,11 @@ def custom_option(
     else:
         if amount_cents < min_cents:
             raise PolicyViolation("below_minimum", limit=smallest)
-        count = -(-balance_cents // amount_cents)
+        count, left = divmod(balance_cents, amount_cents)
+        if left >= count:  # else the last pays those cents on top, as in the offered plans
+            count += 1
+        if amount_cents >= smallest:
+            count = min(count, most)  # the longest plan: its last pays under `most` cents more
         if plan_months(frequency, count) > max_months:
             raise PolicyViolation("too_long", limit=max_months, fits=smallest)
         amounts = [amount_cents] * (count - 1)

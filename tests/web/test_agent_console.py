@@ -391,11 +391,11 @@ def test_on_behalf_payment_plan_is_recorded_through_the_plan_services(app: Flask
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        # weekly: $25 is the policy's minimum, $26.34 the least that ends within 12 months
-        ({"amount": "10"}, "The amount is below the smallest payment that works here: $26.34."),
+        # weekly: $25 is the policy's minimum, $26.33 the least that ends within 12 months
+        ({"amount": "10"}, "The amount is below the smallest payment that works here: $26.33."),
         (
             {"amount": "30", "frequency": "monthly"},
-            "longer than the policy allows (12 months at most; at least $114.12 a payment)",
+            "longer than the policy allows (12 months at most; at least $114.11 a payment)",
         ),
         ({"frequency": "daily"}, "Could not do that: choose weekly"),
         ({"first_due": "2020-01-01"}, "The date is in the past."),

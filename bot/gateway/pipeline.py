@@ -5,7 +5,7 @@ from redaction on; the Flask routes only parse the request and render the outcom
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,7 +95,11 @@ class Gateway:
     def handle(self, inbound: Inbound) -> Outcome:
         now = utcnow()
         # NUL cannot be stored in PostgreSQL text; nothing a person types needs it.
-        text = redact(inbound.text.replace("\x00", "")[:5000]).text
+        redacted = redact(inbound.text.replace("\x00", "")[:5000])
+        text = redacted.text
+        # Rule 18: a card number never reaches Rasa or the database, and the debtor hears why,
+        # before whatever the assistant answers (cards are paid through the payment link).
+        notice = [render("utter_no_card_numbers")] if redacted.cards else []
         # Screened before the transaction, not in it: the write lock (SQLite's, for the whole
         # database) is not held while the safety net runs, or builds its pipeline on first use.
         try:
@@ -116,7 +120,7 @@ class Gateway:
         if turn.before is None or conversation is None:
             return stored  # a duplicate, or answered without Rasa in the same commit
         try:
-            outcome = self._ask_rasa(stored, conversation, text, turn.before)
+            outcome = self._ask_rasa(stored, conversation, text, turn.before, notice=notice)
         except Exception:
             self._mark_failed(stored.message_id)
             raise
@@ -314,8 +318,16 @@ class Gateway:
             log.warning("could not pause Rasa tracker %s: %s", conversation_id, exc)
 
     def _ask_rasa(
-        self, stored: Outcome, conversation: Conversation, text: str, before: Decision
+        self,
+        stored: Outcome,
+        conversation: Conversation,
+        text: str,
+        before: Decision,
+        *,
+        notice: list[str],
     ) -> Outcome:
+        """Rasa's answer, with `notice` before it, stored and decided; the holding reply when
+        Rasa cannot answer; its replies through the outbox when it answers after the deadline."""
         metadata = {"channel": conversation.channel, "address": conversation.address}
         future = self._late.submit(
             self.rasa.send, conversation.id, text, metadata=metadata, timeout=60
@@ -324,7 +336,7 @@ class Gateway:
             replies = future.result(timeout=self.deadline)
         except FutureTimeout:
             future.add_done_callback(
-                lambda f: self._deliver_late(stored.conversation_id, stored.message_id, f)
+                lambda f: self._deliver_late(stored.conversation_id, stored.message_id, f, notice)
             )
             stored.route = "late"
             return stored
@@ -335,6 +347,7 @@ class Gateway:
             # Rasa carries on with 200 and no messages when its actions cannot run.
             log.error("action server down: Rasa answered %s with nothing", conversation.id)
             return self._holding(stored)
+        replies = [*notice, *replies]
         with self.sessions.begin() as session:
             # `conversation` (loaded before the turn) is read for its id, channel and address
             # only, which a turn never changes: no second load.
@@ -395,7 +408,9 @@ class Gateway:
         stored.route = "holding"
         return stored
 
-    def _deliver_late(self, conversation_id: str, message_id: int, future) -> None:  # type: ignore[no-untyped-def]
+    def _deliver_late(
+        self, conversation_id: str, message_id: int, future: Future[list[str]], notice: list[str]
+    ) -> None:
         """Rasa answered after the deadline: the replies go out through the outbox."""
         try:
             replies = future.result()
@@ -409,4 +424,6 @@ class Gateway:
         with self.sessions.begin() as session:
             conversation = session.get(Conversation, conversation_id)
             if conversation is not None:
-                record_replies(session, conversation, message_id, replies, utcnow(), queue=True)
+                record_replies(
+                    session, conversation, message_id, [*notice, *replies], utcnow(), queue=True
+                )

@@ -23,6 +23,7 @@ from bot.wording import render
 from tests.gateway.conftest import (
     JAMES,
     MARIA,
+    RASA_REPLY,
     StubRasa,
     counts,
     handoffs,
@@ -350,6 +351,20 @@ def test_retry_of_a_redacted_message_is_a_duplicate(
     first = say(client, "pay with 4111111111111111", sid=sid)
     assert say(client, "pay with 4111111111111111", sid=sid) == first
     assert len(inbound(db, sid)) == 1
+
+
+def test_a_card_number_is_answered_with_why_it_was_removed_then_the_assistant(
+    client: FlaskClient, db: Session, rasa: StubRasa
+) -> None:
+    """The debtor who texts a card number hears that it was removed and that cards are not
+    taken here, before the assistant's answer; an SSN (read for verification) is not."""
+    notice = render("utter_no_card_numbers")
+    said = "\n".join(say(client, "can I pay with 4111-1111-1111-1111 exp 12/28"))
+    assert said.startswith(notice) and RASA_REPLY in said
+    assert notice not in "\n".join(say(client, "my ssn is 123-45-6789"))
+    assert notice not in "\n".join(say(client, "how much do I owe"))
+    stored = [m.text for m in messages(db) if m.direction == "out"]
+    assert sum(notice in text for text in stored) == 1
 
 
 # ---------------------------------------------------------------- Rasa down

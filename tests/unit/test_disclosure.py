@@ -253,7 +253,7 @@ def test_no_agent_template_threatens(key: str) -> None:
 #: payment and is not listed here (or one listed that no longer asks) fails the test below, so
 #: the check keeps up with the wording.
 PAYMENT_ASKS = {
-    "utter_balance_next", "utter_payment_link", "utter_no_card_numbers",
+    "utter_balance_next", "utter_payment_link",
     "utter_plan_option_full", "utter_plan_option_monthly", "utter_plan_option_biweekly",
     "utter_plan_option_weekly", "utter_plan_option_settlement", "utter_plan_below_minimum",
     "utter_plan_too_long", "utter_plan_first_too_late", "utter_plan_frequency_not_allowed",

@@ -31,6 +31,7 @@ from bot.services.plans import (
     collectible_cents,
     custom_plan,
     next_installment,
+    open_promises,
     plan_options,
 )
 
@@ -141,6 +142,12 @@ class ActionOfferPlans(BotAction):
                 "utter_plan_existing",
                 amount=format_money(current.amount_cents),
                 next_due=format_date(current.due_on, turn.today),
+            )
+        for promise in open_promises(turn.session, turn.account):
+            turn.say(
+                "utter_plan_existing_promise",
+                amount=format_money(promise.amount_cents),
+                due_on=format_date(promise.due_on, turn.today),
             )
         hardship = any(o.kind == "hardship" for o in options)
         say_options(turn, options, hardship=hardship)

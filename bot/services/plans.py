@@ -132,6 +132,18 @@ def next_installment(session: Session, account: Account) -> Installment | None:
     return session.scalar(_plan_installments(account, ("scheduled",)).limit(1))
 
 
+def open_promises(session: Session, account: Account) -> list[Promise]:
+    """The account's promises not yet kept, broken or cancelled, soonest first. Offering plans
+    says so first: a new plan, for the whole balance, cancels them (`accept_plan`)."""
+    return list(
+        session.scalars(
+            select(Promise)
+            .where(Promise.account_id == account.id, Promise.status == "open")
+            .order_by(Promise.due_on, Promise.id)
+        )
+    )
+
+
 def accept_plan(
     session: Session,
     account: Account,
@@ -143,8 +155,9 @@ def accept_plan(
     conversation_id: str | None = None,
 ) -> PaymentPlan:
     """Record the plan the debtor confirmed, with its schedule. It replaces the account's
-    plan, if it has one (status "replaced", its event names it): one plan at a time, so
-    nobody is reminded of two schedules for the same balance."""
+    plan, if it has one (status "replaced"), and cancels its open promises (status
+    "cancelled"); its event names both. One arrangement at a time for the whole balance, so
+    nobody is reminded of two schedules for the same money."""
     ensure_collectible(session, account)
     if option.balance_cents != collectible_cents(session, account, today):
         raise Conflict("the balance changed since the plan was offered")
@@ -152,6 +165,9 @@ def accept_plan(
     for old in replaced:
         old.status = "replaced"
         old.ended_at = now
+    cancelled = open_promises(session, account)
+    for promise in cancelled:
+        promise.status = "cancelled"
     plan = PaymentPlan(
         account_id=account.id,
         conversation_id=conversation_id,
@@ -185,6 +201,7 @@ def accept_plan(
             "count": option.count,
             "first_due": option.first_due.isoformat(),
             **({"replaces": [p.id for p in replaced]} if replaced else {}),
+            **({"cancels_promises": [p.id for p in cancelled]} if cancelled else {}),
         },
         at=now,
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from actions.common import policy
 from actions.plans import (
     ActionAcceptPlan,
     ActionAskPlanConfirm,
@@ -14,8 +16,9 @@ from actions.plans import (
     ValidatePlanForm,
 )
 from bot.db import utcnow
-from bot.models import PaymentPlan
+from bot.models import PaymentPlan, Promise
 from bot.services.cases import DisputeReason, HardshipCategory, open_dispute, record_hardship
+from bot.services.plans import record_promise
 from bot.wording import render
 from tests.actions.conftest import GATE_CLEARED, responses, slot
 
@@ -316,3 +319,30 @@ def test_asking_for_a_plan_with_one_in_place_says_so_before_the_options(
         f"{dispatcher.messages[0]['next_due']}. If you choose a new one, it replaces that plan."
     )
     assert dispatcher.messages[0]["next_due"].startswith(first.due_on.strftime("%A, %b"))
+
+
+def test_asking_for_a_plan_with_a_promise_open_says_the_plan_replaces_it(
+    session, verified, demo_account, debtor_today, make_tracker, run_action
+):
+    """'I'll pay $50 on Friday', then 'can I get a plan': the debtor hears that the plan
+    replaces the promise before choosing, and once it is set up no promise is left open."""
+    promise = record_promise(
+        session, demo_account, amount_cents=5000, due_on=debtor_today + timedelta(days=3),
+        today=debtor_today, now=utcnow(), policy=policy(), actor="bot",
+    )  # fmt: skip
+    session.commit()
+    events, dispatcher = offer(verified, make_tracker, run_action)
+
+    assert responses(dispatcher)[:2] == ["utter_plan_existing_promise", "utter_plan_intro"]
+    assert said(dispatcher)[0] == (
+        f"You promised to pay $50.00 on {dispatcher.messages[0]['due_on']}. If you choose a "
+        "plan, it replaces that promise."
+    )
+    offered = events[3]["value"]
+    tracker = make_tracker(
+        verified, text="yes", intent="affirm",
+        slots={"plan_offer": offered, "plan_choice": offered[1], "plan_confirm": True},
+    )  # fmt: skip
+    run_action(ActionAcceptPlan(), tracker)
+    session.expire_all()
+    assert session.get(Promise, promise.id).status == "cancelled"

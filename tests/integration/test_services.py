@@ -60,11 +60,13 @@ from bot.services.consent import (
 from bot.services.errors import Conflict, NotFound, OnHold, VerificationLocked
 from bot.services.handoff import HandoffReason, claim, request_handoff
 from bot.services.holds import account_hold_reasons
+from bot.services.outreach_due import OutreachKind, reminders
 from bot.services.plans import (
     accept_plan,
     collectible_cents,
     has_hardship,
     next_installment,
+    open_promises,
     plan_options,
     record_promise,
 )
@@ -400,6 +402,48 @@ def test_a_new_plan_replaces_the_one_the_account_had(
     accepted = events(session, "plan_accepted", account_id=account.id)
     assert "replaces" not in accepted[0].data
     assert accepted[1].data["replaces"] == [first.id]
+
+
+def test_a_new_plan_cancels_the_open_promises_and_no_reminder_comes_for_them(
+    session: Session, account: Account, today: date, now: datetime, policy: PlanPolicy
+) -> None:
+    """'I'll pay $50 Friday', then a plan for the whole balance: the plan is the arrangement,
+    the promise is cancelled (no reminder for it), and the trail says so. A promise already
+    broken stays broken: that is what happened."""
+    promise = record_promise(
+        session, account, amount_cents=5000, due_on=today + timedelta(days=3), today=today,
+        now=now, policy=policy, actor="bot",
+    )  # fmt: skip
+    broken = record_promise(
+        session, account, amount_cents=4000, due_on=today, today=today, now=now,
+        policy=policy, actor="bot",
+    )  # fmt: skip
+    broken.status = "broken"
+    assert open_promises(session, account) == [promise]
+    tomorrow = now + timedelta(days=1)
+    assert _promise_reminders(session, tomorrow, policy) == [f"promise:{promise.id}"]
+
+    option = plan_options(session, account, today=today, policy=policy)[1]
+    accept_plan(session, account, option, today=today, now=now, actor="bot")
+    session.commit()
+    session.expire_all()
+
+    assert session.get(Promise, promise.id).status == "cancelled"  # type: ignore[union-attr]
+    assert session.get(Promise, broken.id).status == "broken"  # type: ignore[union-attr]
+    assert open_promises(session, account) == []
+    [accepted] = events(session, "plan_accepted", account_id=account.id)
+    assert accepted.data["cancels_promises"] == [promise.id]
+    assert _promise_reminders(session, tomorrow, policy) == []
+
+
+def _promise_reminders(session: Session, now: datetime, policy: PlanPolicy) -> list[str]:
+    values = {"company_name": "Acme", "support_phone": "+18005550100"}
+    return [
+        t.key.split("@")[0]
+        for c in reminders(session, now, policy, values)
+        for t in c.targets
+        if t.kind == OutreachKind.PROMISE_REMINDER
+    ]
 
 
 def test_accepting_an_option_offered_before_a_payment_is_a_conflict(

@@ -73,8 +73,8 @@ models/.trained: $(RASA_VENV)/.installed $(RASA_INPUTS)
 	  if ! TF_CPP_MIN_LOG_LEVEL=3 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONWARNINGS=ignore \
 	      $(RASA) train --fixed-model-name assistant --out models >var/log/train.log 2>&1; then \
 	    tail -40 var/log/train.log; echo "training failed: var/log/train.log"; exit 1; fi; \
-	  echo "    trained in $$(( $$(date +%s) - start )) s: models/assistant.tar.gz ($$(du -h models/assistant.tar.gz | cut -f1)); log: var/log/train.log"
-	@touch $@
+	  echo "    trained in $$(( $$(date +%s) - start )) s: models/assistant.tar.gz ($$(du -h models/assistant.tar.gz | cut -f1)); log: var/log/train.log"; \
+	  touch -d "@$$((start - 1))" $@  # as old as what was read: an edit made during training retrains
 
 .PHONY: train
 train: models/.trained ## train the Rasa model when its inputs changed

@@ -70,7 +70,14 @@ class ActionStartDispute(BotAction):
         reason = reason_from(turn.text, turn.entity("dispute_reason"))
         if reason:
             events.append(SlotSet("dispute_reason", reason.value))
-        if lines:
+        ids = [c.charge_id for c in lines]
+        # Said again while choosing ("I already paid it"): the list is already on screen, so
+        # only the form's question follows (with the reason, if this message gave one).
+        shown = (
+            turn.tracker.active_loop.get("name") == "dispute_form"
+            and turn.tracker.get_slot("dispute_charges") == ids
+        )
+        if lines and not shown:
             turn.say("utter_dispute_intro")
             for n, line in enumerate(lines, start=1):
                 turn.say(
@@ -79,7 +86,8 @@ class ActionStartDispute(BotAction):
                     description=line.description,
                     amount=format_money(line.amount_cents),
                 )
-            events.append(SlotSet("dispute_charges", [c.charge_id for c in lines]))
+        if lines:
+            events.append(SlotSet("dispute_charges", ids))
         else:
             events.append(SlotSet("dispute_target", "all"))
         return [*events, then("dispute_form")]

@@ -41,6 +41,24 @@ def test_start_dispute_lists_the_demo_charges_and_opens_the_form(
     ]
 
 
+def test_a_dispute_said_again_while_choosing_does_not_list_the_charges_again(
+    session, verified, demo_account, make_tracker, run_action
+):
+    """'I already paid this last month' while the list is on screen: the reason is taken and
+    the form asks which charge, without a second copy of the intro and the six charges."""
+    ids = [c.charge_id for c in charge_lines(session, demo_account.id) if c.kind.value != "payment"]
+    tracker = make_tracker(
+        verified, text="i already paid this last month", intent="dispute_charge",
+        slots={"dispute_charges": ids, "requested_slot": "dispute_target"},
+        active_loop="dispute_form",
+    )  # fmt: skip
+    events, dispatcher = run_action(ActionStartDispute(), tracker)
+
+    assert responses(dispatcher) == []
+    assert slot("dispute_reason", "already_paid") in events
+    assert slot("dispute_charges", ids) in events
+
+
 def test_start_dispute_takes_the_reason_from_the_first_message(verified, make_tracker, run_action):
     events, _ = run_action(
         ActionStartDispute(),

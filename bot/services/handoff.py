@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -50,6 +50,15 @@ _OPEN_HANDOFF = (  # built once: the gateway asks every turn
 
 def open_handoff(session: Session, conversation_id: str) -> Handoff | None:
     return session.scalar(_OPEN_HANDOFF, {"conversation_id": conversation_id})
+
+
+def who_answers(session: Session, conversation_id: str) -> Literal["assistant", "waiting", "agent"]:
+    """Who answers the debtor's next message: the assistant, nobody yet (a handoff waits for
+    an agent, and the bot stays silent), or the agent who claimed it."""
+    handoff = open_handoff(session, conversation_id)
+    if handoff is None:
+        return "assistant"
+    return "agent" if handoff.status == "active" else "waiting"
 
 
 def request_handoff(

@@ -10,6 +10,8 @@
   var button = document.getElementById("send");
   var typing = document.getElementById("typing");
   var status = document.getElementById("status");
+  var handled = document.getElementById("handled");
+  var brandSub = document.querySelector(".brand-sub");
   var lastId = 0;
   var seen = {};
   var queue = [];
@@ -92,11 +94,21 @@
     status.hidden = !text;
   }
 
+  // Who answers next ("assistant", "waiting" for a person, "agent"): while a person has the
+  // conversation the assistant is silent, so the page says who the debtor is waiting for.
+  function setHandled(state) {
+    if (!state) return;
+    var text = state === "assistant" ? "" : handled.dataset[state] || "";
+    handled.textContent = text;
+    handled.hidden = !text;
+    if (brandSub) brandSub.textContent = handled.dataset[state + "Sub"] || brandSub.textContent;
+  }
+
   function poll() {
     if (polling || sending || document.hidden) return;
     polling = true;
     request("GET", API + "?after=" + lastId)
-      .then(function (data) { show(data.messages); })
+      .then(function (data) { show(data.messages); setHandled(data.handled_by); })
       .catch(function () { /* a missed poll is retried in a second */ })
       .then(function () { polling = false; });
   }
@@ -112,6 +124,7 @@
       .then(function (data) {
         setStatus("");
         show(data.messages, job.pending);
+        setHandled(data.handled_by);
       })
       .catch(function (error) {
         job.pending.classList.remove("msg-pending");

@@ -26,6 +26,7 @@ from bot.domain.text import well_formed
 from bot.gateway.turns import Inbound
 from bot.models import Conversation
 from bot.services.delivery import web_chat_messages
+from bot.services.handoff import who_answers
 from bot.web.deps import gateway, sessions, settings
 
 bp = Blueprint(
@@ -144,12 +145,14 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _messages_after(conversation_id: str, after: int) -> list[dict[str, Any]]:
-    """The conversation's messages newer than `after`, oldest first. Outbound web messages
-    still queued (late bot replies, agent replies) are delivered by being returned here."""
+def _messages_after(conversation_id: str, after: int) -> Response:
+    """The conversation's messages newer than `after`, oldest first, and who answers next
+    (`handled_by`: "assistant", "waiting" for a person, or "agent"), which the page shows.
+    Outbound web messages still queued (late bot replies, agent replies) are delivered by
+    being returned here."""
     with sessions().begin() as db:
         rows = web_chat_messages(db, conversation_id, after=after, limit=PAGE_SIZE, now=utcnow())
-        return [
+        messages = [
             {
                 "id": message.id,
                 "direction": message.direction,
@@ -159,6 +162,7 @@ def _messages_after(conversation_id: str, after: int) -> list[dict[str, Any]]:
             }
             for message in rows
         ]
+        return jsonify(messages=messages, handled_by=who_answers(db, conversation_id))
 
 
 # ---------------------------------------------------------------------------- routes
@@ -185,7 +189,7 @@ def send() -> tuple[Response, int]:
         ) from None
     session[_CONVERSATION] = outcome.conversation_id
     # This turn: the debtor's message and whatever answered it (ids from the inbound on).
-    return jsonify(messages=_messages_after(outcome.conversation_id, outcome.message_id - 1)), 200
+    return _messages_after(outcome.conversation_id, outcome.message_id - 1), 200
 
 
 @bp.get("/chat/api/messages")
@@ -196,5 +200,5 @@ def poll() -> Response:
         raise ApiError(400, "bad_request", '"after" must be a message id (a whole number).')
     conversation_id = _current_conversation_id()
     if conversation_id is None:
-        return jsonify(messages=[])
-    return jsonify(messages=_messages_after(conversation_id, int(raw)))
+        return jsonify(messages=[], handled_by="assistant")
+    return _messages_after(conversation_id, int(raw))

@@ -81,6 +81,10 @@ def test_debtor_asks_for_a_person_agent_claims_replies_and_releases(
     SHOTS.mkdir(parents=True, exist_ok=True)
     agent.screenshot(path=str(SHOTS / "agent-queue.png"))
 
+    # The page says a person is coming: the bot stays silent from here on.
+    expect(debtor.locator("#handled")).to_contain_text("Waiting for a person from our team")
+    expect(debtor.locator(".brand-sub")).to_have_text("Waiting for a person")
+
     # The debtor writes while waiting (the bot stays silent during a handoff). The agent's
     # first message then answers it (a reply, not a message we initiate; see the report on
     # agent_reply's reply window).
@@ -93,6 +97,9 @@ def test_debtor_asks_for_a_person_agent_claims_replies_and_releases(
     item.get_by_role("button", name="Claim").click()
     expect(agent).to_have_url(re.compile(rf"/agent/handoffs/{handoff_id}$"))
     expect(agent.locator(".flash-success")).to_contain_text("You have this conversation")
+    expect(debtor.locator("#handled")).to_have_text(
+        "You're chatting with a person from our team.", timeout=3_000
+    )
     transcript = agent.locator("#transcript")
     expect(transcript).to_contain_text("I want to talk to a real person")
     expect(transcript).to_contain_text("Assistant")
@@ -122,6 +129,8 @@ def test_debtor_asks_for_a_person_agent_claims_replies_and_releases(
     expect(agent).to_have_url(re.compile(r"/agent$"))
     expect(agent.locator(".flash").first).to_contain_text("Handed back")
     expect(debtor.locator("#log .msg-system")).to_contain_text("back with the automated assistant")
+    expect(debtor.locator("#handled")).to_be_hidden()
+    expect(debtor.locator(".brand-sub")).to_have_text("Automated assistant")
     with stack.session() as session:
         handoff = session.get(Handoff, handoff_id)
         assert handoff is not None and handoff.status == "closed"

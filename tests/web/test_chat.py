@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.models import Conversation, Handoff, Message
+from bot.services.handoff import claim, release
 from bot.wording import render
+from tests.integration.factories import make_staff_user
 
 HEADERS = {"X-Requested-With": "fetch"}
 HOLDING = render("utter_holding")
@@ -77,6 +79,28 @@ def test_message_round_trip_stores_inbound_and_holding_reply(app: Flask, client:
         # Rasa unavailable: a person takes over the same conversation.
         handoff = s.scalars(select(Handoff)).one()
         assert handoff.conversation_id == conversation.id and handoff.reason == "failure"
+
+
+def test_the_page_is_told_who_answers_next_waiting_for_a_person_the_agent_then_the_bot(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The bot is silent while a person has the conversation: the chat says who the debtor
+    is waiting for, and when the assistant is back."""
+    assert poll(client).get_json()["handled_by"] == "assistant"  # nothing said yet
+    assert say(client, "hi").get_json()["handled_by"] == "waiting"  # Rasa down: a person
+    assert poll(client).get_json()["handled_by"] == "waiting"
+    with db(app) as s:
+        agent = make_staff_user(s)
+        handoff_id, agent_id = s.scalars(select(Handoff.id)).one(), agent.id
+        claim(s, handoff_id, agent_id, now=utcnow())
+        s.commit()
+    assert poll(client).get_json()["handled_by"] == "agent"
+    with db(app) as s:
+        release(s, handoff_id, agent_id, now=utcnow(), welcome_back="You're back with the bot.")
+        s.commit()
+    back = poll(client).get_json()
+    assert back["handled_by"] == "assistant"
+    assert back["messages"][-1]["text"] == "You're back with the bot."
 
 
 def test_card_numbers_are_redacted_before_storing(app: Flask, client: FlaskClient) -> None:
@@ -156,7 +180,8 @@ def test_blocked_replies_are_not_shown(app: Flask, client: FlaskClient) -> None:
 
 def test_polling_before_any_message_is_empty(client: FlaskClient) -> None:
     response = poll(client, 0)
-    assert response.status_code == 200 and response.get_json() == {"messages": []}
+    assert response.status_code == 200
+    assert response.get_json() == {"messages": [], "handled_by": "assistant"}
 
 
 @pytest.mark.parametrize("after", ["-1", "abc", "1.5", "", "9" * 40, "١٢"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rasa_sdk.events import EventType
 
 from actions.common import BotAction, Turn
+from bot.domain.balance import ChargeKind, ChargeLine, asked_about
 from bot.domain.dates import format_date
 from bot.domain.money import format_money
 from bot.services.balances import itemization
@@ -41,6 +44,15 @@ class ActionCheckBalance(BotAction):
         return []
 
 
+#: "What is this interest charge?": the response that answers for that part of the balance.
+PART = {
+    ChargeKind.INTEREST: "utter_itemization_interest",
+    ChargeKind.FEE: "utter_itemization_fee",
+    ChargeKind.PAYMENT: "utter_itemization_payment",
+    ChargeKind.PRINCIPAL: "utter_itemization_principal",
+}
+
+
 class ActionItemization(BotAction):
     requires_verification = True
 
@@ -50,6 +62,16 @@ class ActionItemization(BotAction):
     def act(self, turn: Turn) -> list[EventType]:
         assert turn.account is not None
         item = itemization(turn.session, turn.account, turn.today)
+        kind = asked_about(turn.text)
+        if kind in PART:  # "what is this interest charge?": that part, and its lines
+            turn.say(
+                PART[kind],
+                amount=format_money(item.part_cents(kind)),
+                total=format_money(item.total_cents),
+            )
+            self._lines(turn, [line for line in item.charges if line.kind is kind])
+            turn.say("utter_itemization_more")
+            return []
         turn.say(
             "utter_itemization",
             total=format_money(item.total_cents),
@@ -62,12 +84,16 @@ class ActionItemization(BotAction):
             turn.say(
                 "utter_itemization_adjustments", adjustments=format_money(item.adjustments_cents)
             )
-        for line in item.charges:
+        self._lines(turn, item.charges)
+        turn.say("utter_itemization_more")
+        return []
+
+    @staticmethod
+    def _lines(turn: Turn, lines: Sequence[ChargeLine]) -> None:
+        for line in lines:
             turn.say(
                 "utter_charge_line",
                 posted_on=format_date(line.posted_on, turn.today),
                 description=line.description,
                 amount=format_money(line.amount_cents),
             )
-        turn.say("utter_itemization_more")
-        return []

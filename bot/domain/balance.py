@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -50,6 +51,31 @@ class Itemization:
     def collectible_cents(self) -> int:
         """What may be asked for now: the total less charges under dispute."""
         return max(self.total_cents - self.disputed_cents, 0)
+
+    def part_cents(self, kind: ChargeKind) -> int:
+        """What one kind of line adds up to (payments: what was paid, positive)."""
+        return {
+            ChargeKind.PRINCIPAL: self.principal_cents,
+            ChargeKind.INTEREST: self.interest_cents,
+            ChargeKind.FEE: self.fees_cents,
+            ChargeKind.PAYMENT: self.payments_cents,
+            ChargeKind.ADJUSTMENT: self.adjustments_cents,
+        }[kind]
+
+
+_ASKED = (
+    (ChargeKind.INTEREST, re.compile(r"\binterest\b", re.I)),
+    (ChargeKind.FEE, re.compile(r"\bfees?\b", re.I)),
+    (ChargeKind.PAYMENT, re.compile(r"\bpayments?\b", re.I)),
+    (ChargeKind.PRINCIPAL, re.compile(r"\bprincipal\b", re.I)),
+)
+
+
+def asked_about(text: str) -> ChargeKind | None:
+    """The one kind of charge a question is about ("what is this interest charge?"), or None
+    for the whole balance (no kind named, or several: "interest vs principal")."""
+    kinds = {kind for kind, pattern in _ASKED if pattern.search(text)}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def signed_amount(line: ChargeLine) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.balance import ActionCheckBalance
+from actions.balance import ActionCheckBalance, ActionItemization
 from bot.db import utcnow
 from bot.domain.dates import format_date
 from bot.services.cases import DisputeReason, open_dispute
@@ -104,3 +104,36 @@ def test_locked_conversation_is_told_to_call_instead_of_verifying(
     assert events == [NEXT_NONE]
     assert responses(dispatcher) == ["utter_verification_locked"]
     assert dispatcher.messages[0]["support_phone"] == "(800) 555-0199"
+
+
+def test_why_the_balance_shows_its_parts_and_every_charge(verified, make_tracker, run_action):
+    tracker = make_tracker(verified, text="why is my balance so high", intent="ask_itemization")
+
+    _, dispatcher = run_action(ActionItemization(), tracker)
+
+    assert responses(dispatcher) == [
+        "utter_itemization",
+        *["utter_charge_line"] * 6,
+        "utter_itemization_more",
+    ]
+    parts = dispatcher.messages[0]
+    assert (parts["total"], parts["interest"], parts["fees"]) == ("$1,369.37", "$104.37", "$65.00")
+
+
+def test_a_question_about_one_kind_of_charge_is_answered_with_those_charges(
+    verified, make_tracker, run_action
+):
+    """'What is this interest charge?' after the breakdown: the interest and its two lines,
+    not the whole breakdown again."""
+    tracker = make_tracker(verified, text="what is this interest charge", intent="ask_itemization")
+
+    _, dispatcher = run_action(ActionItemization(), tracker)
+
+    assert responses(dispatcher) == [
+        "utter_itemization_interest", "utter_charge_line", "utter_charge_line",
+        "utter_itemization_more",
+    ]  # fmt: skip
+    assert dispatcher.messages[0]["amount"] == "$104.37"
+    assert dispatcher.messages[0]["total"] == "$1,369.37"
+    assert [m["amount"] for m in dispatcher.messages[1:3]] == ["$52.10", "$52.27"]
+    assert {m["description"] for m in dispatcher.messages[1:3]} == {"Interest"}

@@ -6,7 +6,14 @@ from datetime import date
 
 import pytest
 
-from bot.domain.balance import ChargeKind, ChargeLine, Itemization, itemize, signed_amount
+from bot.domain.balance import (
+    ChargeKind,
+    ChargeLine,
+    Itemization,
+    asked_about,
+    itemize,
+    signed_amount,
+)
 
 AS_OF = date(2026, 11, 23)
 P, INT, F, PAY, ADJ = (
@@ -224,3 +231,23 @@ def test_total_is_the_sum_of_signed_line_effects() -> None:
     result = from_history(charges)
 
     assert result.total_cents == sum(signed_amount(c) for c in charges)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("what is this interest charge", ChargeKind.INTEREST),
+        ("how much interest are you charging me", ChargeKind.INTEREST),
+        ("why is there a late fee", ChargeKind.FEE),
+        ("where did all these fees come from", ChargeKind.FEE),
+        ("did you get my payments", ChargeKind.PAYMENT),
+        ("what is the principal", ChargeKind.PRINCIPAL),
+        ("why is my balance so high", None),
+        ("how much is interest vs principal", None),  # two parts: the whole breakdown
+        ("I'm interested in a breakdown", None),
+    ],
+)
+def test_a_question_names_the_one_part_of_the_balance_it_is_about(
+    text: str, kind: ChargeKind | None
+) -> None:
+    assert asked_about(text) is kind

@@ -7,7 +7,10 @@ from rasa_sdk.events import ConversationPaused, EventType
 from actions.common import BotAction, Turn, settings
 from bot.domain.contact import Channel
 from bot.domain.preferences import parse_preference
-from bot.services.consent import ConsentAction, record_consent, set_preference
+from bot.services.consent import ConsentAction, preference_of, record_consent, set_preference
+
+#: How a channel is named to the debtor.
+CHANNEL_WORDS = {Channel.SMS: "text", Channel.EMAIL: "email", Channel.VOICE: "phone"}
 
 
 def sms_address(turn: Turn) -> str | None:
@@ -52,29 +55,35 @@ class ActionContactPreference(BotAction):
         if change.empty:
             turn.say("utter_preference_not_understood")
             return []
+        # What this message names changes; the rest of what the debtor asked for stays.
+        wanted = change.applied_to(preference_of(turn.session, turn.account.id))
         set_preference(
             turn.session,
             turn.account,
             actor="debtor",
-            channels=change.channels,
-            earliest=change.earliest,
-            latest=change.latest,
-            avoid_work_hours=change.avoid_work_hours,
+            channels=wanted.channels,
+            earliest=wanted.earliest,
+            latest=wanted.latest,
+            avoid_work_hours=wanted.avoid_work_hours,
+            avoid_weekends=wanted.avoid_weekends,
             note=turn.text[:300],
             conversation_id=turn.conversation.id,
         )
-        if change.earliest or change.latest:
+        # The whole preference as it now stands, so a kept part is not a surprise later.
+        turn.say("utter_preference_saved")
+        if wanted.earliest or wanted.latest:
             turn.say(
                 "utter_preference_saved_hours",
-                earliest=change.earliest.strftime("%-I:%M %p") if change.earliest else "8:00 AM",
-                latest=change.latest.strftime("%-I:%M %p") if change.latest else "9:00 PM",
+                earliest=wanted.earliest.strftime("%-I:%M %p") if wanted.earliest else "8:00 AM",
+                latest=wanted.latest.strftime("%-I:%M %p") if wanted.latest else "9:00 PM",
             )
-        if change.channels:
-            turn.say(
-                "utter_preference_saved_channel", channels=" and ".join(sorted(change.channels))
-            )
-        if change.avoid_work_hours:
+        if wanted.channels:
+            words = sorted(CHANNEL_WORDS.get(c, c.value) for c in wanted.channels)
+            turn.say("utter_preference_saved_channel", channels=" or ".join(words))
+        if wanted.avoid_work_hours:
             turn.say("utter_preference_saved_work")
+        if wanted.avoid_weekends:
+            turn.say("utter_preference_saved_weekends")
         return []
 
 

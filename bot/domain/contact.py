@@ -73,6 +73,7 @@ class Reason(StrEnum):
     OUTSIDE_WINDOW = "outside_window"
     PREFERENCE_HOURS = "preference_hours"
     WORK_HOURS = "work_hours"
+    WEEKEND = "weekend"
     FREQUENCY_CAP = "frequency_cap"
 
 
@@ -126,6 +127,7 @@ class Preference:
     earliest: time | None = None
     latest: time | None = None
     avoid_work_hours: bool = False  # no initiated messages Mon-Fri 09:00-17:00 local
+    avoid_weekends: bool = False  # no initiated messages on Saturday or Sunday, local
 
     def __post_init__(self) -> None:
         for bound in (self.earliest, self.latest):
@@ -230,9 +232,9 @@ def next_window_start(
 ) -> datetime:
     """The first instant at or after `now` at which every clock rule holds in every zone.
 
-    The clock rules are the policy window (rule 12), and the preferred hours and "not at work"
-    of `preference` (rule 11). Returns `now` itself when it already qualifies. Raises
-    NoContactWindowError when no instant within a year qualifies.
+    The clock rules are the policy window (rule 12), and the preferred hours, "not at work"
+    and "not on weekends" of `preference` (rule 11). Returns `now` itself when it already
+    qualifies. Raises NoContactWindowError when no instant within a year qualifies.
     """
     now = _as_utc(now, "now")
     tzs = _load_zones(zones)
@@ -316,6 +318,8 @@ def _clock_refusal(
         t.weekday() < 5 and _WORK_START <= t.time() < _WORK_END for t in local
     ):
         return Reason.WORK_HOURS
+    if pref.avoid_weekends and any(t.weekday() >= 5 for t in local):
+        return Reason.WEEKEND
     return None
 
 

@@ -1,4 +1,5 @@
-"""Contact preferences in a debtor's words: "text after 6pm", "email only", "not at work"."""
+"""Contact preferences in a debtor's words: "text after 6pm", "email only", "not at work",
+"not on weekends"; and how one message changes the preference already on file."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 
-from bot.domain.contact import Channel
+from bot.domain.contact import Channel, Preference
 
 _HOUR = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?"
 _AFTER = re.compile(rf"\b(?:after|from|past|later than)\s+{_HOUR}", re.I)
@@ -19,9 +20,11 @@ _WORK = re.compile(
 )
 _CHANNELS = (
     (Channel.EMAIL, re.compile(r"\b(e-?mail)\b", re.I)),
-    (Channel.VOICE, re.compile(r"\b(call|phone call|ring)\b", re.I)),
-    (Channel.SMS, re.compile(r"\b(text|sms|message)\b", re.I)),
+    (Channel.VOICE, re.compile(r"\b(calls?|phone calls?|ring)\b", re.I)),
+    (Channel.SMS, re.compile(r"\b(texts?|sms|messages?)\b", re.I)),
 )
+_WEEKEND = re.compile(r"\b(weekends?|saturdays?|sundays?)\b", re.I)
+_WEEKDAYS = re.compile(r"\b(weekdays?|monday (?:to|through|thru|-) friday|mon ?- ?fri)\b", re.I)
 _ONLY = re.compile(r"\b(only|instead|rather)\b", re.I)
 _BETWEEN = re.compile(rf"\bbetween\s+{_HOUR}\s+(?:and|to|-)\s+{_HOUR}", re.I)
 _NEGATION = re.compile(r"\b(not|no|don'?t|do not|never|stop)\b[\w\s']{0,20}$", re.I)
@@ -38,10 +41,25 @@ class PreferenceChange:
     earliest: time | None = None
     latest: time | None = None
     avoid_work_hours: bool = False
+    avoid_weekends: bool = False
 
     @property
     def empty(self) -> bool:
         return self == PreferenceChange()
+
+    def applied_to(self, current: Preference | None) -> Preference:
+        """The preference after this message: what it names changes (new hours replace the
+        old hours as a whole), what it does not name stays. "Text me after 6pm", then "and
+        not on weekends": both hold."""
+        current = current or Preference()
+        hours = self.earliest is not None or self.latest is not None
+        return Preference(
+            channels=self.channels if self.channels is not None else current.channels,
+            earliest=self.earliest if hours else current.earliest,
+            latest=self.latest if hours else current.latest,
+            avoid_work_hours=self.avoid_work_hours or current.avoid_work_hours,
+            avoid_weekends=self.avoid_weekends or current.avoid_weekends,
+        )
 
 
 def _to_time(
@@ -93,9 +111,17 @@ def parse_preference(text: str) -> PreferenceChange:
         for m in rx.finditer(text):
             (refused if _negated(text, m.start()) else wanted).append(channel)
     avoid_work = bool(_WORK.search(text))
+    weekend = _WEEKEND.search(text)
+    avoid_weekends = bool((weekend and _negated(text, weekend.start())) or _WEEKDAYS.search(text))
+    # "Don't call me at work", "don't text me after 9pm", "only text me in the evenings":
+    # said with a time, the channel word is about when, not which channel ("text only" alone
+    # is about the channel).
+    when = earliest is not None or latest is not None or avoid_weekends or avoid_work
     channels = None
-    if refused and not wanted and not avoid_work:  # "don't call me at work" is about hours
+    if refused and not wanted and not when:
         channels = frozenset(Channel) - frozenset(refused) - {Channel.WEB}
+    elif wanted and when and not refused and set(wanted) == {Channel.SMS}:
+        channels = None
     elif wanted and (_ONLY.search(text) or wanted[0] is not Channel.SMS):
         channels = frozenset(wanted[:1] if _ONLY.search(text) else wanted)
     return PreferenceChange(
@@ -103,4 +129,5 @@ def parse_preference(text: str) -> PreferenceChange:
         earliest=earliest,
         latest=latest,
         avoid_work_hours=avoid_work,
+        avoid_weekends=avoid_weekends,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, String, Text, Time
+from sqlalchemy import ForeignKey, String, Text, Time, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, utcnow
@@ -42,6 +42,7 @@ class ContactPreference(Base):
     earliest: Mapped[time | None] = mapped_column(Time)
     latest: Mapped[time | None] = mapped_column(Time)
     avoid_work_hours: Mapped[bool] = mapped_column(default=False)
+    avoid_weekends: Mapped[bool] = mapped_column(default=False, server_default=false())
     note: Mapped[str | None] = mapped_column(Text)
     updated_by: Mapped[str] = mapped_column(String(80))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

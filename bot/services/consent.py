@@ -155,6 +155,7 @@ def set_preference(
     earliest: time | None = None,
     latest: time | None = None,
     avoid_work_hours: bool = False,
+    avoid_weekends: bool = False,
     note: str | None = None,
     conversation_id: str | None = None,
 ) -> ContactPreference:
@@ -168,6 +169,7 @@ def set_preference(
     pref.earliest = earliest
     pref.latest = latest
     pref.avoid_work_hours = avoid_work_hours
+    pref.avoid_weekends = avoid_weekends
     pref.note = note
     pref.updated_by = actor
     session.flush()
@@ -182,6 +184,7 @@ def set_preference(
             "earliest": earliest.isoformat() if earliest else None,
             "latest": latest.isoformat() if latest else None,
             "avoid_work_hours": avoid_work_hours,
+            "avoid_weekends": avoid_weekends,
         },
     )
     return pref
@@ -198,6 +201,7 @@ def preference_of(session: Session, account_id: int) -> Preference | None:
         earliest=row.earliest,
         latest=row.latest,
         avoid_work_hours=row.avoid_work_hours,
+        avoid_weekends=row.avoid_weekends,
     )
 
 

@@ -57,6 +57,7 @@ REFUSAL_TEXT = {
     "outside_window": "it is outside the hours we may contact the debtor",
     "preference_hours": "it is outside the hours the debtor asked for",
     "work_hours": "the debtor asked not to be contacted during work hours",
+    "weekend": "the debtor asked not to be contacted on weekends",
     "frequency_cap": "we have reached the contact limit for this week",
 }
 VIOLATION_TEXT = {

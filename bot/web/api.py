@@ -318,6 +318,7 @@ def _account_json(session: Session, acct: Account, now: datetime) -> dict[str, A
                 "earliest": _iso(pref.earliest),
                 "latest": _iso(pref.latest),
                 "avoid_work_hours": pref.avoid_work_hours,
+                "avoid_weekends": pref.avoid_weekends,
             },
         },
     }

@@ -34,7 +34,9 @@ ET, CT, MT, PT = "America/New_York", "America/Chicago", "America/Denver", "Ameri
 NY = (ET,)
 US = tuple(sorted((ET, CT, MT, PT)))
 MICRO = timedelta(microseconds=1)
-CLOCK_REASONS = {Reason.OUTSIDE_WINDOW, Reason.PREFERENCE_HOURS, Reason.WORK_HOURS}
+CLOCK_REASONS = {
+    Reason.OUTSIDE_WINDOW, Reason.PREFERENCE_HOURS, Reason.WORK_HOURS, Reason.WEEKEND
+}  # fmt: skip
 ALL_KINDS_AND_PURPOSES = list(itertools.product(Kind, Purpose))
 NON_ATTORNEY_HOLDS = [h for h in HoldReason if h is not HoldReason.ATTORNEY]
 
@@ -88,6 +90,7 @@ def test_reason_codes_are_the_stable_strings() -> None:
         "outside_window",
         "preference_hours",
         "work_hours",
+        "weekend",
         "frequency_cap",
     }
     assert Reason.HOLD_DISPUTE == "hold:dispute"
@@ -507,9 +510,29 @@ def test_not_at_work_means_no_initiated_message_mon_to_fri_9_to_17(
         assert refused(decision, reason, not_before)
 
 
+@pytest.mark.parametrize(
+    ("now", "reason", "not_before"),
+    [
+        (local(2026, 6, 12, 20, 59), None, None),  # Friday evening
+        (SAT_NOON, Reason.WEEKEND, local(2026, 6, 15, 8)),  # Monday 8:00, the window's start
+        (local(2026, 6, 14, 20), Reason.WEEKEND, local(2026, 6, 15, 8)),  # Sunday
+        (local(2026, 6, 15, 8), None, None),  # Monday
+    ],
+)
+def test_not_on_weekends_means_no_initiated_message_saturday_or_sunday(
+    now: datetime, reason: Reason | None, not_before: datetime | None
+) -> None:
+    decision = decide(ctx(preference=Preference(avoid_weekends=True)), now)
+    if reason is None:
+        assert decision.allowed
+    else:
+        assert refused(decision, reason, not_before)
+
+
 def test_a_reply_ignores_preferred_hours_and_work_hours() -> None:
-    pref = Preference(earliest=time(18), avoid_work_hours=True)
+    pref = Preference(earliest=time(18), avoid_work_hours=True, avoid_weekends=True)
     assert decide(ctx(kind=Kind.REPLY, preference=pref), WED_NOON)
+    assert decide(ctx(kind=Kind.REPLY, preference=pref), SAT_NOON)
 
 
 @pytest.mark.parametrize(
@@ -728,9 +751,16 @@ zone_sets = st.lists(st.sampled_from(ZONE_POOL), min_size=1, max_size=3, unique=
 clock_times = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 59]))
 preferences = st.one_of(
     st.none(),
-    st.tuples(st.one_of(st.none(), clock_times), st.one_of(st.none(), clock_times), st.booleans())
+    st.tuples(
+        st.one_of(st.none(), clock_times),
+        st.one_of(st.none(), clock_times),
+        st.booleans(),
+        st.booleans(),
+    )
     .filter(lambda t: t[0] is None or t[0] != t[1])
-    .map(lambda t: Preference(earliest=t[0], latest=t[1], avoid_work_hours=t[2])),
+    .map(
+        lambda t: Preference(earliest=t[0], latest=t[1], avoid_work_hours=t[2], avoid_weekends=t[3])
+    ),
 )
 
 
@@ -799,6 +829,8 @@ def clock_allows(t: datetime, zones: tuple[str, ...], pref: Preference | None) -
         ):
             return False
         if pref.avoid_work_hours and wall.weekday() < 5 and time(9) <= clock < time(17):
+            return False
+        if pref.avoid_weekends and wall.weekday() >= 5:
             return False
     return True
 

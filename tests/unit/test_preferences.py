@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from bot.domain.contact import Channel
+from bot.domain.contact import Channel, Preference
 from bot.domain.preferences import PreferenceChange, parse_preference
 
 
@@ -74,3 +74,47 @@ def test_dont_call_me_does_not_make_calls_the_only_channel() -> None:
 
     assert result.avoid_work_hours
     assert result.channels is None or Channel.VOICE not in result.channels
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("and not on weekends", PreferenceChange(avoid_weekends=True)),
+        ("no texts on saturday or sunday", PreferenceChange(avoid_weekends=True)),
+        ("text me on weekdays only", PreferenceChange(avoid_weekends=True)),
+        ("don't message me at the weekend", PreferenceChange(avoid_weekends=True)),
+        # "only" is about when, on the channel we are texting on: not "text messages only"
+        ("please only text me in the evenings", PreferenceChange(earliest=time(17))),
+        ("text only", PreferenceChange(channels=frozenset({Channel.SMS}))),
+        # a channel refused with a time is about the time: texts still come before 9pm
+        ("don't text me after 9pm", PreferenceChange(latest=time(21))),
+        (
+            "only text me, no calls, after 6",
+            PreferenceChange(channels=frozenset({Channel.SMS}), earliest=time(18)),
+        ),
+    ],
+)
+def test_weekends_and_what_only_is_about(text: str, expected: PreferenceChange) -> None:
+    assert parse_preference(text) == expected
+
+
+@pytest.mark.parametrize("text", ["i work weekends", "only on weekends please"])
+def test_weekends_named_without_asking_to_avoid_them_change_nothing(text: str) -> None:
+    assert parse_preference(text).empty
+
+
+def test_a_message_changes_what_it_names_and_keeps_the_rest() -> None:
+    """ "Text me in the evenings", then "and not on weekends": both hold; then "email only":
+    the hours and the weekends stay; new hours replace the old hours as a whole."""
+    evenings = parse_preference("please only text me in the evenings").applied_to(None)
+    assert evenings == Preference(earliest=time(17))
+    both = parse_preference("and not on weekends").applied_to(evenings)
+    assert both == Preference(earliest=time(17), avoid_weekends=True)
+    email = parse_preference("email only").applied_to(both)
+    assert email == Preference(
+        channels=frozenset({Channel.EMAIL}), earliest=time(17), avoid_weekends=True
+    )
+    before_8 = parse_preference("text me before 8pm").applied_to(email)
+    assert (before_8.earliest, before_8.latest, before_8.channels) == (
+        None, time(20), frozenset({Channel.EMAIL}),
+    )  # fmt: skip

@@ -225,6 +225,7 @@ def test_everything_on_the_account(
         "earliest": "09:00:00",
         "latest": "17:30:00",
         "avoid_work_hours": False,
+        "avoid_weekends": False,
     }
 
 

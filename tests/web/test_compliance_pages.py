@@ -712,3 +712,20 @@ def test_outreach_events_read_in_plain_words_in_the_transcript(app: Flask, world
     assert "Installment of $250.00 due 2026-11-18 not paid: marked missed." in page
     assert "moved from 2026-11-18 to 2026-11-27 (it had been missed)." in page
     assert "Survey answered: 4 out of 5." in page
+
+
+def test_a_contact_preference_reads_in_plain_words_in_the_transcript(
+    app: Flask, world: World
+) -> None:
+    """As set_preference records it (channels space-separated): 'channels email, sms', not
+    the letters one by one."""
+    with db(app) as s:
+        record_event(
+            s, EventKind.PREFERENCE, actor="debtor", conversation_id=world.ids["c"],
+            data={"channels": "email sms", "earliest": "17:00:00", "latest": None,
+                  "avoid_work_hours": False, "avoid_weekends": True},
+        )  # fmt: skip
+        s.commit()
+    page = login(app).get(f"/compliance/conversations/{world.ids['c']}").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", page)
+    assert "channels email, sms; hours 17:00:00 to any; not on weekends;" in text

@@ -12,7 +12,7 @@ from actions.common import BotAction, Turn, settings
 from bot.domain.contact import HoldReason
 from bot.services.cases import hold_for_escalation
 from bot.services.events import EventKind, record_event
-from bot.services.handoff import HandoffReason, request_handoff
+from bot.services.handoff import HandoffReason, handoff_reply, request_handoff
 
 HANDOFF_RESPONSES = {
     HandoffReason.HUMAN_REQUEST: "utter_handoff_human",
@@ -24,7 +24,9 @@ def handoff_events(turn: Turn, reason: HandoffReason, *, say: bool = True) -> li
     """Record the handoff, tell the debtor (unless already told), pause the bot."""
     request_handoff(turn.session, turn.conversation, reason, now=turn.now)
     if say:
-        turn.say(HANDOFF_RESPONSES.get(reason, "utter_handoff_generic"))
+        response = HANDOFF_RESPONSES.get(reason, "utter_handoff_generic")
+        response, when = handoff_reply(response, settings().team, turn.now)
+        turn.say(response, **when)
     return [ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
 
 

@@ -12,8 +12,11 @@ import stat
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from zoneinfo import ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
+
+from bot.domain.team_hours import TeamHours
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var"
@@ -107,6 +110,13 @@ class Settings:
     environment: str = "development"
     rate_limit_storage_url: str | None = None
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    team_hours: str = "Mon-Fri 08:00-20:00"
+    team_timezone: str = "America/Los_Angeles"
+
+    @property
+    def team(self) -> TeamHours:
+        """When agents are in to answer a handoff (TEAM_HOURS in TEAM_TIMEZONE)."""
+        return TeamHours.parse(self.team_hours, self.team_timezone)
 
     @property
     def third_party(self) -> bool:
@@ -155,10 +165,20 @@ def load_settings(**overrides: object) -> Settings:
         "environment": env("APP_ENV", "development"),
         "rate_limit_storage_url": env("RATE_LIMIT_STORAGE_URL"),
         "rate_limits": RateLimits.from_env(),
+        "team_hours": env("TEAM_HOURS", "Mon-Fri 08:00-20:00"),
+        "team_timezone": env("TEAM_TIMEZONE", "America/Los_Angeles"),
     }
     values.update(overrides)
     if "secret_key" not in values:
         values["secret_key"] = _secret_key(Path(str(values["var_dir"])))
     if values["collector_type"] not in ("first_party", "third_party"):
         raise ValueError("COLLECTOR_TYPE must be first_party or third_party")
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    try:
+        settings.team  # noqa: B018 - read once here, so a typo stops the start, not a handoff
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ValueError(
+            f"TEAM_HOURS / TEAM_TIMEZONE: {exc} (e.g. 'Mon-Fri 08:00-20:00; Sat 09:00-13:00' "
+            "and 'America/Los_Angeles', or TEAM_HOURS=always)"
+        ) from None
+    return settings

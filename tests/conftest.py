@@ -22,6 +22,10 @@ from bot.models import Account, Base, Conversation
 # tests/nlu exercise the Rasa-side component and run in .venv-rasa (make test does that).
 collect_ignore = [] if importlib.util.find_spec("rasa") else ["nlu"]
 
+# Agents are always in unless a test says otherwise: what a handoff promises must not depend
+# on the hour the suite runs (tests/unit/test_team_hours.py sets its own hours).
+os.environ["TEAM_HOURS"] = "always"
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

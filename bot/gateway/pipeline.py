@@ -89,6 +89,7 @@ class Gateway:
         self.sessions = sessions
         self.rasa = rasa or RasaClient(settings.rasa_url)
         self.deadline = deadline
+        self.team = settings.team
         self._late = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rasa-late")
 
     # ------------------------------------------------------------------ entry point
@@ -159,7 +160,7 @@ class Gateway:
         consent = conversation_consent(session, conversation)
         route, replies = routing.route(
             session, conversation, stored.message_id, text, hit, now,
-            opted_out=consent.opted_out, values=self._values(),
+            opted_out=consent.opted_out, values=self._values(), team=self.team,
         )  # fmt: skip
         if route == "rasa":
             # The rules are asked before the turn: what the debtor says in it ("wrong

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot.domain.contact import Channel, HoldReason
 from bot.domain.keywords import Keyword, is_plain_language_opt_out, keyword
+from bot.domain.team_hours import TeamHours
 from bot.gateway.safety import SafetyHit
 from bot.models import Account, Conversation
 from bot.services.cases import hold_for_escalation
 from bot.services.consent import ConsentAction, record_consent
-from bot.services.handoff import HandoffReason, open_handoff, request_handoff
+from bot.services.handoff import HandoffReason, handoff_reply, open_handoff, request_handoff
 from bot.services.surveys import parse_answer, pending_survey, record_answer
 from bot.wording import render
 
@@ -44,10 +45,12 @@ def route(
     *,
     opted_out: bool,
     values: Mapping[str, str],
+    team: TeamHours,
 ) -> tuple[str, list[str]]:
     """Keywords, opt-outs, the safety net and survey answers, decided here; otherwise
     "rasa". `hit`: the safety net's finding in the text. `opted_out`: the conversation's
-    address, as this transaction read it. `values`: what the replies' wording fills in."""
+    address, as this transaction read it. `values`: what the replies' wording fills in.
+    `team`: when agents are in, for what a handoff promises."""
     sms = conversation.channel == "sms"
     word = keyword(text)
     if sms and (word is Keyword.STOP or is_plain_language_opt_out(text)):
@@ -64,7 +67,7 @@ def route(
     if hit is not None:  # before the opt-out silence: distress is never ignored
         return "safety", _escalate(
             session, conversation, hit.reason, hit.matched, now, opted_out=opted_out,
-            values=values,
+            values=values, team=team,
         )  # fmt: skip
     if sms and opted_out:
         return "silent", []  # opted out: stored, nothing sent (rule 10)
@@ -107,6 +110,7 @@ def _escalate(
     *,
     opted_out: bool,
     values: Mapping[str, str],
+    team: TeamHours,
 ) -> list[str]:
     already = open_handoff(session, conversation.id) is not None
     account = session.get(Account, conversation.account_id) if conversation.account_id else None
@@ -127,4 +131,5 @@ def _escalate(
         return [render(SAFETY_RESPONSES[reason], **values)]  # always (rule 16)
     if already or (conversation.channel == "sms" and opted_out):
         return []  # a person is already on it, or the number opted out: no reply
-    return [render(SAFETY_RESPONSES[reason], **values)]
+    response, when = handoff_reply(SAFETY_RESPONSES[reason], team, now)
+    return [render(response, **values, **when)]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.contact import Kind, Purpose
 from bot.domain.redaction import redact
+from bot.domain.team_hours import TeamHours
 from bot.models import Account, Conversation, Handoff, Message, StaffUser
 from bot.services.consent import conversation_decision
 from bot.services.errors import Conflict, NotFound, ServiceError
@@ -46,6 +47,24 @@ _OPEN_HANDOFF = (  # built once: the gateway asks every turn
     .order_by(Handoff.id.desc())
     .limit(1)
 )
+
+
+#: Handoff replies that promise a reply "shortly", and the form each takes when the team is
+#: away: the person asking for someone at 11 pm is told when they are back instead.
+AWAY_FORMS = {
+    "utter_handoff_human": "utter_handoff_human_away",
+    "utter_handoff_generic": "utter_handoff_generic_away",
+    "utter_handoff_fallback": "utter_handoff_fallback_away",
+}
+
+
+def handoff_reply(response: str, team: TeamHours, now: datetime) -> tuple[str, dict[str, str]]:
+    """The response that tells the debtor a person is coming, and what it fills in: as it is
+    while the team is in; outside its hours, the form that says when they are back."""
+    back = team.next_open(now)
+    if back is None or response not in AWAY_FORMS:
+        return response, {}
+    return AWAY_FORMS[response], {"back": team.describe(back, now.date())}
 
 
 def open_handoff(session: Session, conversation_id: str) -> Handoff | None:

@@ -15,6 +15,7 @@ from actions.escalation import (
     ActionFallback,
     ActionHandoff,
 )
+from bot.db import utcnow
 from bot.models import Conversation, ConversationEvent, Handoff, Hold
 from tests.actions.conftest import NEXT_NONE, PAUSED, bot_event, responses, user_event
 from tests.conftest import make_conversation
@@ -174,3 +175,18 @@ def test_fallback_after_an_understood_message_does_not_hand_off(
 
     assert events == [NEXT_NONE]
     assert responses(dispatcher) == ["utter_ask_rephrase"]
+
+
+def test_a_handoff_while_the_team_is_away_says_when_they_are_back(
+    session, conversation, make_tracker, run_action, monkeypatch
+):
+    """What the assistant itself says on a handoff (asked for by the model, or after repeated
+    misunderstanding) follows the team's hours as the gateway's does."""
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[(utcnow().weekday() + 3) % 7]
+    monkeypatch.setenv("TEAM_HOURS", f"{day} 10:00-11:00")
+    monkeypatch.setenv("TEAM_TIMEZONE", "UTC")
+    _, dispatcher = run_action(ActionHandoff(), make_tracker(conversation, text="...", intent="x"))
+
+    assert responses(dispatcher) == ["utter_handoff_human_away"]
+    assert dispatcher.messages[0]["back"].endswith("at 10:00 AM UTC")
+    assert session.scalars(select(Handoff)).one().reason == "human_request"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.domain.contact import HoldReason
+from bot.domain.dates import format_date
 from bot.models import Account, ConsentEvent, Conversation, Handoff, Hold, Message
 from bot.services.cases import hold_for_escalation
 from bot.wording import render
@@ -27,6 +29,7 @@ from tests.gateway.conftest import (
     StubRasa,
     counts,
     handoffs,
+    make_app,
     messages,
     new_sid,
     post_signed,
@@ -281,6 +284,26 @@ def test_safety_net_hands_off(
     assert handoff.reason == reason and not handoff.urgent
     assert holds(db, maria.id) == ({hold.value} if hold else set())
     assert rasa.sent == []
+
+
+def test_asking_for_a_person_while_the_team_is_away_says_when_they_are_back(
+    db: Session, database_url: str, tmp_path: Path
+) -> None:
+    """11 pm, 'can I talk to a real person': not 'They'll reply here shortly' when nobody is
+    in, but when they will be (the team's hours, TEAM_HOURS, in its zone)."""
+    away_day = (utcnow().weekday() + 3) % 7  # the team is in on that day only: not today
+    day_name = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[away_day]
+    app = make_app(
+        database_url, tmp_path / "var", team_hours=f"{day_name} 10:00-11:00", team_timezone="UTC"
+    )
+    app.extensions["gateway"].rasa = StubRasa()
+    [reply] = say(app.test_client(), "can I talk to a real person")
+    assert "shortly" not in reply
+    assert reply.startswith("Of course. Our team is away right now, so a member of the team")
+    back = utcnow().date() + timedelta(days=3)
+    assert f"will reply here from {format_date(back, utcnow().date())} at 10:00 AM UTC" in reply
+    [handoff] = handoffs(db)
+    assert handoff.reason == "human_request"
 
 
 def test_rasa_is_paused_after_the_message_and_the_handoff_are_stored(

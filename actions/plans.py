@@ -20,8 +20,10 @@ from bot.domain.money import format_money, parse_amount
 from bot.domain.plans import (
     PlanOption,
     PolicyViolation,
+    SplitRequest,
     check_settlement,
     choose_option,
+    parse_split,
     settlement_floor_cents,
 )
 from bot.services.errors import Conflict, OnHold
@@ -123,6 +125,26 @@ def rebuild(turn: Turn, choice: dict[str, Any]) -> PlanOption:
     )
 
 
+def split_start(turn: Turn, split: SplitRequest) -> date | None:
+    return turn.today if split.starts_now else None
+
+
+def split_plan(turn: Turn, balance_cents: int, split: SplitRequest | None) -> PlanOption | None:
+    """The plan a split asks for ("half now and half next month"), or None: no split asked,
+    or one the policy does not take (the options are offered instead)."""
+    if split is None:
+        return None
+    assert turn.account is not None
+    try:
+        return custom_plan(
+            turn.session, turn.account, today=turn.today, policy=policy(),
+            amount_cents=-(-balance_cents // split.parts), frequency=split.frequency,
+            first_due=split_start(turn, split),
+        )  # fmt: skip
+    except PolicyViolation:
+        return None
+
+
 class ActionOfferPlans(BotAction):
     requires_verification = True
     collects = True
@@ -149,11 +171,14 @@ class ActionOfferPlans(BotAction):
                 amount=format_money(promise.amount_cents),
                 due_on=format_date(promise.due_on, turn.today),
             )
-        hardship = any(o.kind == "hardship" for o in options)
-        say_options(turn, options, hardship=hardship)
+        # "Can I pay half now and half next month?": that plan, to confirm, when the policy
+        # takes it; otherwise the options.
+        asked = split_plan(turn, options[0].balance_cents, parse_split(turn.text))
+        if asked is None:
+            say_options(turn, options, hardship=any(o.kind == "hardship" for o in options))
         return [
             SlotSet("plan_offer", [option_to_slot(o) for o in options]),
-            SlotSet("plan_choice", None),
+            SlotSet("plan_choice", asked and option_to_slot(asked)),
             SlotSet("plan_confirm", None),
             SlotSet("plan_suggested", None),
             then("plan_form"),
@@ -184,6 +209,10 @@ class ValidatePlanForm(ServiceFormValidation):
             amount = parse_amount(text)
             frequency = parse_frequency(text)
             when = parse_when(text, turn.today)
+            split = parse_split(text) if amount is None else None
+            if split is not None:  # "half now and half next month"
+                amount = -(-options[0].balance_cents // split.parts)
+                frequency, when = (split.frequency, None), split_start(turn, split)
             if amount is None and frequency is None and when is None:
                 return None
             how_often = frequency[0] if frequency else "monthly"

@@ -616,3 +616,42 @@ def choose_option(text: str, options: Sequence[PlanOption]) -> PlanOption | None
         if pattern.search(t):
             cands, constraints = _only(cands, pick), constraints + 1
     return cands[0] if constraints and len(cands) == 1 else None
+
+
+@dataclass(frozen=True)
+class SplitRequest:
+    """ "Half now and half next month": the balance in `parts` equal payments."""
+
+    parts: int
+    frequency: str  # weekly | biweekly | monthly
+    starts_now: bool  # the first payment today, not a week from today
+
+
+_HALF_NOW = re.compile(r"\bhalf\b[^.?!]*?\b(?:now|today)\b|\b(?:now|today)\b[^.?!]*?\bhalf\b")
+_THE_REST = re.compile(
+    r"\b(?:half|rest|remainder)\b[^.?!]*?\b(next month|(?:in )?(?:a|one|1) month|in 30 days|"
+    r"next week|in (?:a|one|1) week|in (?:two|2) weeks)\b"
+)
+_SPLIT = re.compile(
+    rf"(?:\b(?:in|into|over|split(?: it)?(?: in| into)?)\s+)?\b(\d{{1,2}}|{_NUM})\s*"
+    r"(?:equal\s+)?(?:payments|installments|parts|pieces|chunks)\b"
+)
+
+
+def parse_split(text: str) -> SplitRequest | None:
+    """ "Half now and half next month" (two monthly payments from today), "half now, the rest
+    in two weeks" (every two weeks), "split it into 3 payments" (monthly, or as said: "in 4
+    payments every other friday"). None when the text asks for no split."""
+    t = " ".join(text.lower().replace("\u2019", "'").split())
+    if _HALF_NOW.search(t) and (m := _THE_REST.search(t)):
+        later = m.group(1)
+        frequency = "monthly" if "month" in later or "30" in later else "weekly"
+        if "two" in later or "2" in later:
+            frequency = "biweekly"
+        return SplitRequest(2, frequency, starts_now=True)
+    if (m := _SPLIT.search(t)) and _number(m.group(1)) >= 2:
+        how_often = parse_frequency(t)
+        return SplitRequest(
+            _number(m.group(1)), how_often[0] if how_often else "monthly", bool(_NOW.search(t))
+        )
+    return None

@@ -62,6 +62,38 @@ def test_offer_lists_numbered_options_and_opens_the_plan_form(verified, make_tra
     assert all(o["balance_cents"] == 136937 for o in offered)
 
 
+def test_half_now_and_half_next_month_is_that_plan_to_confirm_not_the_options(
+    verified, debtor_today, make_tracker, run_action
+):
+    """'Can I pay half now and half next month?': two monthly payments from today, straight
+    to 'To confirm', without a list of options that ignores what was asked."""
+    tracker = make_tracker(
+        verified, text="can I pay half now and half next month", intent="ask_plan"
+    )
+    events, dispatcher = run_action(ActionOfferPlans(), tracker)
+
+    assert not [n for n in responses(dispatcher) if n.startswith("utter_plan_option_")]
+    chosen = next(e["value"] for e in events if e.get("name") == "plan_choice")
+    assert chosen["frequency"] == "monthly" and chosen["first_due"] == debtor_today.isoformat()
+    assert (chosen["count"], chosen["per_payment_cents"], chosen["total_cents"]) == (
+        2, 68469, 136937,
+    )  # fmt: skip
+    assert slot("followup", "plan_form") in events
+
+
+def test_a_split_asked_for_among_the_options_is_that_plan(verified, make_tracker, run_action):
+    offered = offer(verified, make_tracker, run_action)[0][3]["value"]
+    tracker = plan_form_tracker(
+        make_tracker, verified, "can i do it in 3 payments", plan_offer=offered
+    )
+    [event] = run_action(ValidatePlanForm(), tracker)[0][:1]
+    assert event["name"] == "plan_choice"
+    choice = event["value"]
+    assert (choice["count"], choice["per_payment_cents"], choice["frequency"]) == (
+        3, 45646, "monthly",
+    )  # fmt: skip
+
+
 def test_offer_on_an_account_under_dispute_says_on_hold_and_offers_nothing(
     session, verified, demo_account, make_tracker, run_action
 ):

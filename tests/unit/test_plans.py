@@ -19,11 +19,13 @@ from bot.domain.plans import (
     PlanOption,
     PlanPolicy,
     PolicyViolation,
+    SplitRequest,
     build_schedule,
     check_settlement,
     choose_option,
     custom_option,
     offer_options,
+    parse_split,
     plan_months,
     settlement_floor_cents,
 )
@@ -948,3 +950,36 @@ def test_any_offered_option_is_chosen_by_its_number(
     assert choose_option(f"option {len(options) + 1}", options) is None
     beyond = choose_option(str(len(options) + 1), options)  # read as dollars, if anything
     assert beyond is None or abs(beyond.per_payment_cents - (len(options) + 1) * 100) <= 100
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("can I pay half now and half next month", SplitRequest(2, "monthly", True)),
+        ("half today, the rest in 30 days", SplitRequest(2, "monthly", True)),
+        ("half now, the rest in two weeks", SplitRequest(2, "biweekly", True)),
+        ("half today and the other half next week", SplitRequest(2, "weekly", True)),
+        ("split it into 3 payments", SplitRequest(3, "monthly", False)),
+        ("can i do it in four payments every other friday", SplitRequest(4, "biweekly", False)),
+        ("3 payments starting today", SplitRequest(3, "monthly", True)),
+        ("i can pay half", None),  # half of what, when: the options, not a guess
+        ("I can pay 100 now and the rest on the 15th", None),
+        ("1 payment", None),
+    ],
+)
+def test_a_split_in_plain_words(text: str, expected: SplitRequest | None) -> None:
+    assert parse_split(text) == expected
+
+
+@given(balance=st.integers(min_value=10_000, max_value=5_000_000), parts=st.integers(2, 4))
+def test_a_split_is_that_many_payments_of_the_whole_balance(balance: int, parts: int) -> None:
+    try:
+        option = custom_option(
+            balance, TODAY, POLICY, amount_cents=-(-balance // parts), first_due=TODAY
+        )
+    except PolicyViolation:  # a part below the minimum payment: the options are offered
+        assert -(-balance // parts) < POLICY.min_installment_cents
+        return
+    assert option.count == parts and option.total_cents == balance
+    amounts = [i.amount_cents for i in option.installments]
+    assert max(amounts) - min(amounts) < parts

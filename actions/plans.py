@@ -15,6 +15,7 @@ from actions.common import BotAction, Turn, policy
 from actions.escalation import handoff_events
 from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_text, yes_no
+from actions.payment import link_for
 from bot.domain.dates import format_date, parse_frequency, parse_when
 from bot.domain.money import format_money, parse_amount
 from bot.domain.plans import (
@@ -320,6 +321,8 @@ class ActionAcceptPlan(BotAction):
             first_due=format_date(first.due_on, turn.today),
             balance=format_money(option.balance_cents),
         )
+        if first.due_on <= turn.today:  # due today ("half now..."): the way to pay it
+            turn.say("utter_payment_link", link=link_for(turn, first.amount_cents))
         return [*reset, SlotSet("plan_offer", None)]
 
 

@@ -332,6 +332,24 @@ def test_the_summary_and_the_confirmation_fit_the_shape_of_the_plan(
     assert "your balance of $1,369.37 is settled once it is paid" in done
 
 
+def test_a_plan_whose_first_payment_is_today_comes_with_the_link_to_pay_it(
+    verified, make_tracker, run_action
+):
+    """'Half now...' or 'pay in full today': the confirmation, then the secure link for that
+    first payment; a plan starting next week gets no link yet."""
+    offered = {o["key"]: o for o in offer(verified, make_tracker, run_action)[0][3]["value"]}
+    sent = {}
+    for key in ("monthly_12", "full"):
+        tracker = make_tracker(
+            verified, text="yes", intent="affirm",
+            slots={"plan_choice": offered[key], "plan_confirm": True},
+        )  # fmt: skip
+        sent[key] = run_action(ActionAcceptPlan(), tracker)[1]
+    assert responses(sent["monthly_12"]) == ["utter_plan_recorded"]
+    assert responses(sent["full"]) == ["utter_plan_recorded_once", "utter_payment_link"]
+    assert "/pay/" in sent["full"].messages[1]["link"]
+
+
 def test_asking_for_a_plan_with_one_in_place_says_so_before_the_options(
     session, verified, make_tracker, run_action
 ):

@@ -97,6 +97,8 @@ def make_app(database_url: str, var_dir: Path, **overrides: Any) -> Flask:
         "database_url": database_url,
         "var_dir": var_dir,
         "rasa_url": CLOSED_RASA,
+        # closed too, whatever runs on this machine's default 5055 (a `make run`, say)
+        "action_server_url": CLOSED_RASA,
         "twilio_auth_token": TOKEN,
         "public_base_url": None,
         "environment": "test",

@@ -161,8 +161,9 @@ def test_the_plan_goes_before_a_promise_and_a_closed_promise_never_moves(
 ) -> None:
     kept = make_promise(session, account, today, now, policy, today + 1 * DAY)
     kept.status = "kept"
-    promise = make_promise(session, account, today, now, policy, today + 2 * DAY)
     plan = make_plan(session, account, today, now, policy)
+    # made on top of the plan (a plan made after a promise cancels it: accept_plan)
+    promise = make_promise(session, account, today, now, policy, today + 2 * DAY)
 
     assert move(today + 9 * DAY).kind == "installment"
     assert promise.due_on == today + 2 * DAY and kept.due_on == today + 1 * DAY

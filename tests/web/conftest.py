@@ -40,7 +40,12 @@ def make_app(database_url: str, tmp_path: Path, demo_accounts: None):
     def make(**overrides: Any) -> Flask:
         from bot.web import create_app
 
-        config = {"database_url": database_url, "var_dir": tmp_path, "rasa_url": CLOSED_RASA}
+        config = {
+            "database_url": database_url,
+            "var_dir": tmp_path,
+            "rasa_url": CLOSED_RASA,
+            "action_server_url": CLOSED_RASA,
+        }
         app = create_app({**config, **overrides})
         app.config["TESTING"] = True
         return app

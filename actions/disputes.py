@@ -13,7 +13,14 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import BotAction, Turn
 from actions.flows import then
-from actions.forms import ServiceFormValidation, answering, latest_text, requested
+from actions.forms import (
+    AskUnlessAsked,
+    ServiceFormValidation,
+    answering,
+    asked_again,
+    latest_text,
+    requested,
+)
 from bot.domain.dates import format_date
 from bot.domain.money import format_money
 from bot.services.balances import charge_lines
@@ -66,7 +73,7 @@ class ActionStartDispute(BotAction):
         lines = [
             c for c in charge_lines(turn.session, turn.account.id) if c.kind.value != "payment"
         ]
-        events: list[EventType] = [SlotSet(s, None) for s in SLOTS]
+        events: list[EventType] = [SlotSet(s, None) for s in (*SLOTS, "asked_again")]
         reason = reason_from(turn.text, turn.entity("dispute_reason"))
         if reason:
             events.append(SlotSet("dispute_reason", reason.value))
@@ -93,6 +100,13 @@ class ActionStartDispute(BotAction):
         return [*events, then("dispute_form")]
 
 
+class ActionAskDisputeTarget(AskUnlessAsked):
+    slot = "dispute_target"
+
+    def name(self) -> str:
+        return "action_ask_dispute_target"
+
+
 class ValidateDisputeForm(ServiceFormValidation):
     def name(self) -> str:
         return "validate_dispute_form"
@@ -117,7 +131,7 @@ class ValidateDisputeForm(ServiceFormValidation):
             return {"dispute_target": None}
         if value == "?":
             dispatcher.utter_message(response="utter_dispute_target_not_understood")
-            return {"dispute_target": None}
+            return asked_again(dispute_target=None)
         return {"dispute_target": value}
 
     async def extract_dispute_reason(

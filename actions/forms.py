@@ -5,16 +5,46 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
 
 from actions.common import Turn, open_turn, settings
 from bot.db import session_scope
 
 T = TypeVar("T")
+
+#: Set by a validator whose reply already asks the question again ("Sorry, I didn't catch
+#: which option. Reply with its number...", "...Could you manage that, or pick one of the
+#: options?"), so that the form's own question is not said twice in one message.
+ASKED_AGAIN = "asked_again"
+
+
+class AskUnlessAsked(Action, ABC):
+    """A form's question for `slot` (`utter_ask_<slot>`), unless this turn already asked it
+    again; subclasses name themselves `action_ask_<slot>`."""
+
+    slot: str
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot(ASKED_AGAIN):
+            return [SlotSet(ASKED_AGAIN, None)]
+        dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+        return []
+
+
+def asked_again(**slots: Any) -> dict[str, Any]:
+    """A validator's answer when its reply has asked the question again."""
+    return {**slots, ASKED_AGAIN: True}
 
 
 class ServiceFormValidation(FormValidationAction, ABC):

@@ -14,7 +14,14 @@ from rasa_sdk.types import DomainDict
 from actions.common import BotAction, Turn, policy
 from actions.escalation import handoff_events
 from actions.flows import then
-from actions.forms import ServiceFormValidation, answering, latest_text, yes_no
+from actions.forms import (
+    AskUnlessAsked,
+    ServiceFormValidation,
+    answering,
+    asked_again,
+    latest_text,
+    yes_no,
+)
 from actions.payment import link_for
 from bot.domain.dates import format_date, parse_frequency, parse_when
 from bot.domain.money import format_money, parse_amount
@@ -182,6 +189,7 @@ class ActionOfferPlans(BotAction):
             SlotSet("plan_choice", asked and option_to_slot(asked)),
             SlotSet("plan_confirm", None),
             SlotSet("plan_suggested", None),
+            SlotSet("asked_again", None),
             then("plan_form"),
         ]
 
@@ -257,11 +265,12 @@ class ValidatePlanForm(ServiceFormValidation):
     async def validate_plan_choice(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if isinstance(value, dict) and "refused" in value:
-            return {"plan_choice": None, "plan_suggested": value["refused"]}
+        if isinstance(value, dict) and "refused" in value:  # the refusal asked again
+            return asked_again(plan_choice=None, plan_suggested=value["refused"])
         if not isinstance(value, dict):
             if value == "?":
                 dispatcher.utter_message(response="utter_plan_choice_not_understood")
+                return asked_again(plan_choice=None)
             return {"plan_choice": None}
         return {"plan_choice": value, "plan_suggested": None}
 
@@ -331,6 +340,13 @@ def _by_shape(option: PlanOption, response: str) -> str:
     if option.kind == "settlement":
         return f"{response}_settlement"
     return f"{response}_once" if option.count == 1 else response
+
+
+class ActionAskPlanChoice(AskUnlessAsked):
+    slot = "plan_choice"
+
+    def name(self) -> str:
+        return "action_ask_plan_choice"
 
 
 class ActionAskPlanConfirm(BotAction):

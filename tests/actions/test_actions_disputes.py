@@ -36,6 +36,7 @@ def test_start_dispute_lists_the_demo_charges_and_opens_the_form(
     assert events == [
         *GATE_CLEARED,
         *RESET,
+        slot("asked_again", None),
         slot("dispute_charges", [c.charge_id for c in lines]),
         slot("followup", "dispute_form"),
     ]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from actions.common import policy
 from actions.plans import (
     ActionAcceptPlan,
+    ActionAskPlanChoice,
     ActionAskPlanConfirm,
     ActionOfferPlans,
     ValidatePlanForm,
@@ -56,6 +57,7 @@ def test_offer_lists_numbered_options_and_opens_the_plan_form(verified, make_tra
         slot("plan_choice", None),
         slot("plan_confirm", None),
         slot("plan_suggested", None),
+        slot("asked_again", None),
         slot("followup", "plan_form"),
     ]
     assert len(offered) == len(options)
@@ -232,8 +234,24 @@ def test_unparseable_choice_is_not_understood(verified, make_tracker, run_action
         ValidatePlanForm(), plan_form_tracker(make_tracker, verified, "purple")
     )
 
-    assert events == [slot("plan_choice", None)]
+    # "Sorry, I didn't catch which option. Reply with its number..." asks again itself
+    assert events == [slot("plan_choice", None), slot("asked_again", True)]
     assert responses(dispatcher) == ["utter_plan_choice_not_understood"]
+
+
+def test_the_form_asks_which_option_unless_the_reply_already_asked_it_again(
+    verified, make_tracker, run_action
+):
+    """One question a message: after a refusal or a 'didn't catch that', which end with
+    their own question, the form's 'Which option works for you?' is not said too."""
+    ask = ActionAskPlanChoice()
+    events, dispatcher = run_action(ask, make_tracker(verified, text="x"))
+    assert (events, responses(dispatcher)) == ([], ["utter_ask_plan_choice"])
+    again = make_tracker(verified, text="x", slots={"asked_again": True})
+    events, dispatcher = run_action(ask, again)
+    assert (events, responses(dispatcher)) == ([slot("asked_again", None)], [])
+    refused = plan_form_tracker(make_tracker, verified, "$5 a month")
+    assert slot("asked_again", True) in run_action(ValidatePlanForm(), refused)[0]
 
 
 def test_confirmed_plan_is_recorded_with_installments_summing_to_the_balance(

@@ -15,6 +15,7 @@ from actions.common import BotAction, Turn, policy
 from actions.escalation import handoff_events
 from actions.flows import then
 from actions.forms import (
+    ASKED_AGAIN,
     AskUnlessAsked,
     ServiceFormValidation,
     answering,
@@ -304,8 +305,8 @@ class ActionAcceptPlan(BotAction):
         choice = turn.tracker.get_slot("plan_choice")
         reset = [SlotSet("plan_choice", None), SlotSet("plan_confirm", None)]
         if not turn.tracker.get_slot("plan_confirm") or not isinstance(choice, dict):
-            turn.say("utter_plan_not_recorded")
-            return [*reset, then("plan_form")]
+            turn.say("utter_plan_not_recorded")  # "...Which option would you like instead?"
+            return [*reset, SlotSet(ASKED_AGAIN, True), then("plan_form")]
         try:
             option = rebuild(turn, choice)
             plan = accept_plan(

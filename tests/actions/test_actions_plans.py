@@ -301,6 +301,7 @@ def test_declined_summary_records_nothing_and_asks_again(
         *GATE_CLEARED,
         slot("plan_choice", None),
         slot("plan_confirm", None),
+        slot("asked_again", True),  # it asks "Which option would you like instead?" itself
         slot("followup", "plan_form"),
     ]
     assert responses(dispatcher) == ["utter_plan_not_recorded"]

@@ -49,6 +49,19 @@ REASON_WORDS: tuple[tuple[DisputeReason, tuple[str, ...]], ...] = (
 )
 
 
+#: Words that name no charge in particular ("the ER visit", "this fee").
+_GENERIC = frozenset({"visit", "charge", "charges", "fee", "fees", "the", "of", "and", "for"})
+
+
+def names_charge(text: str, description: str) -> bool:
+    """Does the debtor's text name this charge? Every telling word of its description is
+    there: "the late fee" names "Late fee", "the emergency room bill" names "Emergency room
+    visit"; "the fee" names none."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    telling = set(re.findall(r"[a-z]+", description.lower())) - _GENERIC
+    return bool(telling) and telling <= words
+
+
 def reason_from(text: str, entity: str | None) -> DisputeReason | None:
     if entity:
         try:
@@ -78,6 +91,20 @@ class ActionStartDispute(BotAction):
         if reason:
             events.append(SlotSet("dispute_reason", reason.value))
         ids = [c.charge_id for c in lines]
+        named = [c for c in lines if names_charge(turn.text, c.description)]
+        if len(named) == 1:  # "I want to dispute the late fee": that one, no list
+            line = named[0]
+            turn.say(
+                "utter_dispute_charge_named",
+                description=line.description,
+                amount=format_money(line.amount_cents),
+                posted_on=format_date(line.posted_on, turn.today),
+            )
+            events += [
+                SlotSet("dispute_charges", ids),
+                SlotSet("dispute_target", str(line.charge_id)),
+            ]
+            return [*events, then("dispute_form")]
         # Said again while choosing ("I already paid it"): the list is already on screen, so
         # only the form's question follows (with the reason, if this message gave one).
         shown = (

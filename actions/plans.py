@@ -104,7 +104,10 @@ def say_options(turn: Turn, options: list[PlanOption], *, hardship: bool) -> Non
         if option.kind == "settlement":
             turn.say("utter_plan_option_settlement", **values)
         elif option.count == 1:
-            turn.say("utter_plan_option_full", **values)
+            today = option.first_due == turn.today  # "Pay $502.50 in full today"
+            turn.say(
+                "utter_plan_option_full_today" if today else "utter_plan_option_full", **values
+            )
         else:
             turn.say(f"utter_plan_option_{option.frequency}", **values)
 

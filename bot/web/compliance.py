@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import (
@@ -95,6 +95,7 @@ def _helpers() -> dict[str, Any]:
         "utc": _utc,
         "local": _local,
         "money": _money,
+        "clock": _clock,
         "flag_label": lambda flag: FLAG_LABELS.get(flag, flag.replace("_", " ").capitalize()),
         "review_label": lambda outcome: REVIEW_LABELS.get(outcome, outcome),
         "checks_by_code": CHECKS_BY_CODE,
@@ -113,6 +114,14 @@ def _local(value: datetime | None) -> str:
 
 def _money(cents: Any) -> str:
     return format_money(cents) if isinstance(cents, int) and not isinstance(cents, bool) else ""
+
+
+def _clock(value: Any) -> str:
+    """ "17:00:00" (as a preference event keeps it) -> "5:00 PM"; anything else as it is."""
+    try:
+        return time.fromisoformat(str(value)).strftime("%-I:%M %p")
+    except ValueError:
+        return str(value or "")
 
 
 def _user() -> Any:

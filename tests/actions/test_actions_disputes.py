@@ -60,6 +60,30 @@ def test_a_dispute_said_again_while_choosing_does_not_list_the_charges_again(
     assert slot("dispute_charges", ids) in events
 
 
+def test_a_dispute_that_names_one_charge_takes_it_without_the_list(
+    session, verified, demo_account, make_tracker, run_action
+):
+    """'I want to dispute the late fee, I already paid it': that charge and that reason, no
+    list of six charges to choose from; 'the interest' is two charges, so the list."""
+    fee = next(c for c in charge_lines(session, demo_account.id) if c.description == "Late fee")
+    tracker = make_tracker(
+        verified, text="I want to dispute the late fee, I already paid it",
+        intent="dispute_charge",
+    )  # fmt: skip
+    events, dispatcher = run_action(ActionStartDispute(), tracker)
+
+    assert responses(dispatcher) == ["utter_dispute_charge_named"]
+    assert (dispatcher.messages[0]["description"], dispatcher.messages[0]["amount"]) == (
+        "Late fee", "$40.00",
+    )  # fmt: skip
+    assert slot("dispute_target", str(fee.charge_id)) in events
+    assert slot("dispute_reason", "already_paid") in events
+
+    tracker = make_tracker(verified, text="i dispute the interest", intent="dispute_charge")
+    _, dispatcher = run_action(ActionStartDispute(), tracker)
+    assert responses(dispatcher)[0] == "utter_dispute_intro"
+
+
 def test_start_dispute_takes_the_reason_from_the_first_message(verified, make_tracker, run_action):
     events, _ = run_action(
         ActionStartDispute(),

@@ -49,6 +49,7 @@ def test_offer_lists_numbered_options_and_opens_the_plan_form(verified, make_tra
     options = dispatcher.messages[1:]
     assert len(options) >= 2
     assert all(n.startswith("utter_plan_option_") for n in names[1:])
+    assert names[1] == "utter_plan_option_full_today"  # "1) Pay $1,369.37 in full today"
     assert [m["n"] for m in options] == list(range(1, len(options) + 1))
     offered = events[3]["value"]
     assert events == [

@@ -254,7 +254,8 @@ def test_no_agent_template_threatens(key: str) -> None:
 #: the check keeps up with the wording.
 PAYMENT_ASKS = {
     "utter_balance_next", "utter_payment_link",
-    "utter_plan_option_full", "utter_plan_option_monthly", "utter_plan_option_biweekly",
+    "utter_plan_option_full", "utter_plan_option_full_today", "utter_plan_option_monthly",
+    "utter_plan_option_biweekly",
     "utter_plan_option_weekly", "utter_plan_option_settlement", "utter_plan_below_minimum",
     "utter_plan_too_long", "utter_plan_first_too_late", "utter_plan_frequency_not_allowed",
     "utter_plan_existing", "utter_plan_existing_promise", "utter_plan_summary",

@@ -728,4 +728,4 @@ def test_a_contact_preference_reads_in_plain_words_in_the_transcript(
         s.commit()
     page = login(app).get(f"/compliance/conversations/{world.ids['c']}").get_data(as_text=True)
     text = re.sub(r"\s+", " ", page)
-    assert "channels email, sms; hours 17:00:00 to any; not on weekends;" in text
+    assert "channels email, sms; not before 5:00 PM; not on weekends;" in text

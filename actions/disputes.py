@@ -196,6 +196,9 @@ class ActionOpenDispute(BotAction):
             detail=turn.text[:500],
             conversation_id=turn.conversation.id,
         )
+        if dispute.created_at != turn.now:  # open_dispute found the same one already open
+            turn.say("utter_dispute_already_open", reference=dispute.reference)
+            return [SlotSet(s, None) for s in SLOTS]
         turn.say(
             "utter_dispute_recorded_charge" if charge_id else "utter_dispute_recorded_account",
             reference=dispute.reference,

@@ -116,6 +116,23 @@ def test_open_dispute_on_one_charge_gives_a_reference_and_holds_that_charge(
     assert (hold.reason, hold.charge_id, hold.dispute_id) == ("dispute", charge_id, dispute.id)
 
 
+def test_the_same_dispute_again_says_it_is_already_open_with_its_reference(
+    session, verified, demo_account, make_tracker, run_action
+):
+    """Disputing the late fee twice: one dispute, and the second answer says so rather than
+    'Your dispute is recorded' with the first one's reference."""
+    charge_id = charge_lines(session, demo_account.id)[0].charge_id
+    slots = {"dispute_target": str(charge_id), "dispute_reason": "already_paid"}
+    run_action(ActionOpenDispute(), make_tracker(verified, text="i paid it", slots=slots))
+    _, dispatcher = run_action(
+        ActionOpenDispute(), make_tracker(verified, text="i paid it", slots=slots)
+    )
+
+    dispute = session.scalars(select(Dispute)).one()
+    assert responses(dispatcher) == ["utter_dispute_already_open"]
+    assert dispatcher.messages[0]["reference"] == dispute.reference
+
+
 def test_open_dispute_on_the_whole_debt_holds_the_account(
     session, verified, demo_account, make_tracker, run_action
 ):

@@ -6,6 +6,7 @@ from rasa_sdk.events import ConversationPaused, EventType
 
 from actions.common import BotAction, Turn, settings
 from bot.domain.contact import Channel
+from bot.domain.dates import format_clock
 from bot.domain.preferences import parse_preference
 from bot.services.consent import ConsentAction, preference_of, record_consent, set_preference
 
@@ -74,8 +75,8 @@ class ActionContactPreference(BotAction):
         if wanted.earliest or wanted.latest:
             turn.say(
                 "utter_preference_saved_hours",
-                earliest=wanted.earliest.strftime("%-I:%M %p") if wanted.earliest else "8:00 AM",
-                latest=wanted.latest.strftime("%-I:%M %p") if wanted.latest else "9:00 PM",
+                earliest=format_clock(wanted.earliest) if wanted.earliest else "8:00 AM",
+                latest=format_clock(wanted.latest) if wanted.latest else "9:00 PM",
             )
         if wanted.channels:
             words = sorted(CHANNEL_WORDS.get(c, c.value) for c in wanted.channels)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -508,3 +508,9 @@ def format_date(d: date, today: date | None = None) -> str:
     if today is not None and d.year != today.year:
         text += f", {d.year}"
     return text
+
+
+def format_clock(t: time) -> str:
+    """ "5:00 PM", "12:30 AM". English whatever the locale, as format_date."""
+    hour = t.hour % 12 or 12
+    return f"{hour}:{t.minute:02d} {'AM' if t.hour < 12 else 'PM'}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain.dates import format_date
+from bot.domain.dates import format_clock, format_date
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALWAYS = ("", "always", "24/7")
@@ -21,7 +21,7 @@ _SPAN = re.compile(
 )
 
 
-def _clock(text: str) -> time:
+def _time_of(text: str) -> time:
     hour, minute = (int(part) for part in text.split(":"))
     if hour == 24 and minute == 0:
         return time.max
@@ -47,7 +47,7 @@ class TeamHours:
                     raise ValueError(f"cannot read team hours {part.strip()!r}")
                 first = DAYS.index(m["first"])
                 last = DAYS.index(m["last"]) if m["last"] else first
-                start, end = _clock(m["start"]), _clock(m["end"])
+                start, end = _time_of(m["start"]), _time_of(m["end"])
                 if not start < end:
                     raise ValueError(f"team hours {part.strip()!r} end before they start")
                 count = (last - first) % 7 + 1  # "Sat-Sun", or "Fri-Mon" over the weekend
@@ -77,8 +77,9 @@ class TeamHours:
     def describe(self, at: datetime, today: date) -> str:
         """ "Tuesday, Dec 8 at 8:00 AM PST": when the team is back, in its own zone."""
         local = at.astimezone(self.zone)
-        clock = local.strftime("%-I:%M %p")
-        return f"{format_date(local.date(), today)} at {clock} {local.tzname()}"
+        return (
+            f"{format_date(local.date(), today)} at {format_clock(local.time())} {local.tzname()}"
+        )
 
     def _at(self, day: date, clock: time) -> datetime:
         if clock == time.max:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from bot.db import utcnow
+from bot.domain.dates import format_clock
 from bot.domain.money import format_money
 from bot.models import StaffUser
 from bot.services import transcripts
@@ -119,7 +120,7 @@ def _money(cents: Any) -> str:
 def _clock(value: Any) -> str:
     """ "17:00:00" (as a preference event keeps it) -> "5:00 PM"; anything else as it is."""
     try:
-        return time.fromisoformat(str(value)).strftime("%-I:%M %p")
+        return format_clock(time.fromisoformat(str(value)))
     except ValueError:
         return str(value or "")
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.dates import age_on, format_date, parse_dob, parse_frequency, parse_when
+from bot.domain.dates import (
+    age_on,
+    format_clock,
+    format_date,
+    parse_dob,
+    parse_frequency,
+    parse_when,
+)
 
 WED = date(2026, 11, 18)  # a Wednesday in a 30-day month
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -493,3 +500,16 @@ def test_format_date_writes_weekday_month_and_day_and_the_year_when_it_differs(
     d: date, today: date | None, text: str
 ) -> None:
     assert format_date(d, today) == text
+
+
+@pytest.mark.parametrize(
+    ("t", "text"),
+    [
+        (time(17), "5:00 PM"),
+        (time(0, 30), "12:30 AM"),
+        (time(12), "12:00 PM"),
+        (time(8, 5), "8:05 AM"),
+    ],
+)
+def test_format_clock_is_the_12_hour_clock_in_english(t: time, text: str) -> None:
+    assert format_clock(t) == text

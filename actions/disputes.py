@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import BotAction, Turn
 from actions.flows import then
 from actions.forms import (
+    ASKED_AGAIN,
     AskUnlessAsked,
     ServiceFormValidation,
     answering,
@@ -86,7 +87,7 @@ class ActionStartDispute(BotAction):
         lines = [
             c for c in charge_lines(turn.session, turn.account.id) if c.kind.value != "payment"
         ]
-        events: list[EventType] = [SlotSet(s, None) for s in (*SLOTS, "asked_again")]
+        events: list[EventType] = [SlotSet(s, None) for s in (*SLOTS, ASKED_AGAIN)]
         reason = reason_from(turn.text, turn.entity("dispute_reason"))
         if reason:
             events.append(SlotSet("dispute_reason", reason.value))

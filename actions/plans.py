@@ -137,10 +137,6 @@ def rebuild(turn: Turn, choice: dict[str, Any]) -> PlanOption:
     )
 
 
-def split_start(turn: Turn, split: SplitRequest) -> date | None:
-    return turn.today if split.starts_now else None
-
-
 def split_plan(turn: Turn, balance_cents: int, split: SplitRequest | None) -> PlanOption | None:
     """The plan a split asks for ("half now and half next month"), or None: no split asked,
     or one the policy does not take (the options are offered instead)."""
@@ -150,8 +146,8 @@ def split_plan(turn: Turn, balance_cents: int, split: SplitRequest | None) -> Pl
     try:
         return custom_plan(
             turn.session, turn.account, today=turn.today, policy=policy(),
-            amount_cents=-(-balance_cents // split.parts), frequency=split.frequency,
-            first_due=split_start(turn, split),
+            amount_cents=split.part_cents(balance_cents), frequency=split.frequency,
+            first_due=split.first_due(turn.today),
         )  # fmt: skip
     except PolicyViolation:
         return None
@@ -193,7 +189,7 @@ class ActionOfferPlans(BotAction):
             SlotSet("plan_choice", asked and option_to_slot(asked)),
             SlotSet("plan_confirm", None),
             SlotSet("plan_suggested", None),
-            SlotSet("asked_again", None),
+            SlotSet(ASKED_AGAIN, None),
             then("plan_form"),
         ]
 
@@ -224,8 +220,8 @@ class ValidatePlanForm(ServiceFormValidation):
             when = parse_when(text, turn.today)
             split = parse_split(text) if amount is None else None
             if split is not None:  # "half now and half next month"
-                amount = -(-options[0].balance_cents // split.parts)
-                frequency, when = (split.frequency, None), split_start(turn, split)
+                amount = split.part_cents(options[0].balance_cents)
+                frequency, when = (split.frequency, None), split.first_due(turn.today)
             if amount is None and frequency is None and when is None:
                 return None
             how_often = frequency[0] if frequency else "monthly"

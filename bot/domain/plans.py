@@ -626,6 +626,14 @@ class SplitRequest:
     frequency: str  # weekly | biweekly | monthly
     starts_now: bool  # the first payment today, not a week from today
 
+    def part_cents(self, balance_cents: int) -> int:
+        """Each payment: the balance over `parts`, rounded up (the last pays what is left)."""
+        return -(-balance_cents // self.parts)
+
+    def first_due(self, today: date) -> date | None:
+        """Today, or None for the plans' usual first date."""
+        return today if self.starts_now else None
+
 
 _HALF_NOW = re.compile(r"\bhalf\b[^.?!]*?\b(?:now|today)\b|\b(?:now|today)\b[^.?!]*?\bhalf\b")
 _THE_REST = re.compile(

@@ -1,4 +1,5 @@
-"""Promises to pay ("I get paid on the 15th"): amount and date understood, confirmed, recorded."""
+"""Promises to pay ("I get paid on the 15th"): amount and date understood, confirmed, recorded.
+"100 now and the rest on the 15th" is two promises, confirmed and recorded together."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_text, requested, yes_no
 from actions.payment import link_for
 from actions.plans import describe_limit
-from bot.domain.dates import format_date, parse_when
+from bot.domain.dates import format_date
 from bot.domain.money import format_money, parse_amount
 from bot.domain.plans import PolicyViolation
+from bot.domain.promises import parse_promise
 from bot.services.errors import OnHold
-from bot.services.plans import collectible_cents, record_promise
+from bot.services.plans import (
+    collectible_cents,
+    promise_rest_cents,
+    record_promise,
+    record_promise_and_rest,
+)
 
-SLOTS = ("promise_amount", "promise_date", "promise_confirm")
+SLOTS = ("promise_amount", "promise_date", "promise_confirm", "promise_rest_date")
 
 
 class ActionStartPromise(BotAction):
@@ -35,13 +42,24 @@ class ActionStartPromise(BotAction):
         assert turn.account is not None
         events: list[EventType] = [SlotSet(s, None) for s in SLOTS]
         # "I'll pay 100 on friday": take what the first message already says.
-        amount = parse_amount(turn.text)
-        when = parse_when(turn.text, turn.today)
-        if amount:
-            events.append(SlotSet("promise_amount", amount / 100))
-        if when:
-            events.append(SlotSet("promise_date", when.isoformat()))
-        return [*events, then("promise_form")]
+        said = parse_promise(turn.text, turn.today)
+        return [*events, *_said_slots(said.amount_cents, said.due_on, said.rest_on)]
+
+
+def _said_slots(
+    amount_cents: int | None, due_on: date | None, rest_on: date | None
+) -> list[EventType]:
+    events: list[EventType] = []
+    if amount_cents:
+        events.append(SlotSet("promise_amount", amount_cents / 100))
+    if due_on:
+        events.append(SlotSet("promise_date", due_on.isoformat()))
+    events += [SlotSet(name, value) for name, value in _rest_slot(rest_on).items()]
+    return [*events, then("promise_form")]
+
+
+def _rest_slot(rest_on: date | None) -> dict[str, Any]:
+    return {"promise_rest_date": rest_on.isoformat()} if rest_on else {}
 
 
 class ValidatePromiseForm(ServiceFormValidation):
@@ -90,7 +108,7 @@ class ValidatePromiseForm(ServiceFormValidation):
         if not requested(tracker, "promise_date"):
             return {}
         today = await self.with_turn(dispatcher, tracker, lambda turn: turn.today)
-        when = parse_when(latest_text(tracker), today)
+        when = parse_promise(latest_text(tracker), today).due_on  # not the rest's date
         if when is not None:
             return {"promise_date": when.isoformat()}
         return {"promise_date": "?"} if answering(tracker) else {}
@@ -114,7 +132,10 @@ class ValidatePromiseForm(ServiceFormValidation):
                 response="utter_promise_date_too_late", limit=format_date(latest, today)
             )
             return {"promise_date": None}
-        return {"promise_date": value}
+        # "today, and the rest on the 15th": read here, as rasa_sdk drops what extraction
+        # sets beyond the form's own slots
+        rest_on = parse_promise(latest_text(tracker), today).rest_on
+        return {"promise_date": value, **_rest_slot(rest_on)}
 
     async def extract_promise_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -130,14 +151,43 @@ class ActionAskPromiseConfirm(BotAction):
         return "action_ask_promise_confirm"
 
     def act(self, turn: Turn) -> list[EventType]:
-        amount = round(float(turn.tracker.get_slot("promise_amount") or 0) * 100)
-        due = date.fromisoformat(turn.tracker.get_slot("promise_date"))
-        turn.say(
-            "utter_promise_summary",
-            amount=format_money(amount),
-            due_on=format_date(due, turn.today),
-        )
+        amount, due, rest_on = _promised(turn)
+        values = {"amount": format_money(amount), "due_on": format_date(due, turn.today)}
+        if rest_on is not None:
+            assert turn.account is not None
+            try:
+                rest = promise_rest_cents(
+                    turn.session, turn.account, amount_cents=amount, due_on=due,
+                    rest_on=rest_on, today=turn.today, policy=policy(),
+                )  # fmt: skip
+            except PolicyViolation as exc:  # said, and left out: never dropped unsaid
+                turn.say(_REST_REFUSED[exc.code], limit=describe_limit(exc.limit, turn.today))
+                turn.say("utter_promise_summary", **values)
+                return [SlotSet("promise_rest_date", None)]
+            turn.say(
+                "utter_promise_summary_with_rest", **values, rest_amount=format_money(rest),
+                rest_on=format_date(rest_on, turn.today),
+            )  # fmt: skip
+            return []
+        turn.say("utter_promise_summary", **values)
         return []
+
+
+_REST_REFUSED = {
+    "rest_date_not_allowed": "utter_promise_rest_not_noted",
+    "no_rest": "utter_promise_rest_too_small",
+}
+
+
+def _promised(turn: Turn) -> tuple[int, date, date | None]:
+    """The promise in the slots: amount (cents), date, and the date for the rest, if any."""
+    slots = turn.tracker.get_slot
+    rest_on = slots("promise_rest_date")
+    return (
+        round(float(slots("promise_amount") or 0) * 100),
+        date.fromisoformat(slots("promise_date")),
+        date.fromisoformat(rest_on) if rest_on else None,
+    )
 
 
 class ActionRecordPromise(BotAction):
@@ -152,30 +202,39 @@ class ActionRecordPromise(BotAction):
         if not turn.tracker.get_slot("promise_confirm"):
             turn.say("utter_promise_not_recorded")
             return [*reset, then("promise_form")]
-        amount = round(float(turn.tracker.get_slot("promise_amount")) * 100)
-        due = date.fromisoformat(turn.tracker.get_slot("promise_date"))
+        amount, due, rest_on = _promised(turn)
         try:
-            promise = record_promise(
-                turn.session,
-                turn.account,
-                amount_cents=amount,
-                due_on=due,
-                today=turn.today,
-                now=turn.now,
-                policy=policy(),
-                actor="bot",
-                conversation_id=turn.conversation.id,
-            )
+            if rest_on is None:
+                promise = record_promise(
+                    turn.session, turn.account, amount_cents=amount, due_on=due,
+                    today=turn.today, now=turn.now, policy=policy(), actor="bot",
+                    conversation_id=turn.conversation.id,
+                )  # fmt: skip
+                rest = None
+            else:
+                promise, rest = record_promise_and_rest(
+                    turn.session, turn.account, amount_cents=amount, due_on=due,
+                    rest_on=rest_on, today=turn.today, now=turn.now, policy=policy(),
+                    actor="bot", conversation_id=turn.conversation.id,
+                )  # fmt: skip
         except OnHold:
             turn.say("utter_on_hold")
             return reset
         except PolicyViolation as exc:
-            turn.say("utter_promise_date_too_late", limit=describe_limit(exc.limit, turn.today))
+            response = _REST_REFUSED.get(exc.code, "utter_promise_date_too_late")
+            turn.say(response, limit=describe_limit(exc.limit, turn.today))
             return [*reset, then("promise_form")]
-        turn.say(
-            "utter_promise_recorded",
-            amount=format_money(promise.amount_cents),
-            due_on=format_date(promise.due_on, turn.today),
-            link=link_for(turn, promise.amount_cents),
-        )
+        values = {
+            "amount": format_money(promise.amount_cents),
+            "due_on": format_date(promise.due_on, turn.today),
+            "link": link_for(turn, promise.amount_cents),
+        }
+        if rest is None:
+            turn.say("utter_promise_recorded", **values)
+        else:
+            turn.say(
+                "utter_promise_recorded_with_rest", **values,
+                rest_amount=format_money(rest.amount_cents),
+                rest_on=format_date(rest.due_on, turn.today),
+            )  # fmt: skip
         return reset

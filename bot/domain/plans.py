@@ -42,6 +42,8 @@ VIOLATION_CODES = frozenset(
         "below_settlement_floor",
         "settlement_not_available",
         "amount_exceeds_balance",  # promises (bot.services.plans)
+        "rest_date_not_allowed",  # "and the rest on ...": not after the first, or too late
+        "no_rest",  # "and the rest": the first payment leaves less than a payment's minimum
     }
 )
 

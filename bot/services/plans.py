@@ -255,6 +255,65 @@ def record_promise(
     return promise
 
 
+def promise_rest_cents(
+    session: Session,
+    account: Account,
+    *,
+    amount_cents: int,
+    due_on: date,
+    rest_on: date,
+    today: date,
+    policy: PlanPolicy,
+) -> int:
+    """What "and the rest on `rest_on`" comes to: the collectible balance less the first
+    payment. PolicyViolation when the rest cannot be a promise of its own: its date not after
+    the first payment's or past the latest date a promise may have (`rest_date_not_allowed`,
+    with that latest date), or less than the smallest payment left (`no_rest`)."""
+    latest = date.fromordinal(today.toordinal() + policy.promise_max_days)
+    if not due_on < rest_on <= latest:
+        raise PolicyViolation("rest_date_not_allowed", limit=latest)
+    rest = collectible_cents(session, account, today) - amount_cents
+    if rest < policy.promise_min_cents:
+        raise PolicyViolation("no_rest", limit=policy.promise_min_cents)
+    return rest
+
+
+def record_promise_and_rest(
+    session: Session,
+    account: Account,
+    *,
+    amount_cents: int,
+    due_on: date,
+    rest_on: date,
+    today: date,
+    now: datetime,
+    policy: PlanPolicy,
+    actor: str,
+    conversation_id: str | None = None,
+) -> tuple[Promise, Promise]:
+    """ "100 now and the rest on the 15th": two promises in this transaction, the second for
+    what the first leaves of the balance. Both within policy, or neither (PolicyViolation)."""
+    rest = promise_rest_cents(
+        session, account, amount_cents=amount_cents, due_on=due_on, rest_on=rest_on,
+        today=today, policy=policy,
+    )  # fmt: skip
+    first, second = (
+        record_promise(
+            session,
+            account,
+            amount_cents=cents,
+            due_on=on,
+            today=today,
+            now=now,
+            policy=policy,
+            actor=actor,
+            conversation_id=conversation_id,
+        )
+        for cents, on in ((amount_cents, due_on), (rest, rest_on))
+    )
+    return first, second
+
+
 # ----------------------------------------------------------------------------- moving a date
 
 

@@ -69,6 +69,7 @@ from bot.services.plans import (
     open_promises,
     plan_options,
     record_promise,
+    record_promise_and_rest,
 )
 from bot.services.verification import attempt, find_account
 from tests.conftest import make_account, make_conversation
@@ -638,6 +639,58 @@ def test_promise_above_the_collectible_balance_is_refused_after_a_payment(
         )
 
     assert refused.value.limit == 100000
+
+
+def test_a_first_payment_and_the_rest_are_two_promises_for_the_collectible_balance(
+    session: Session, account: Account, today: date, now: datetime, policy: PlanPolicy
+) -> None:
+    make_payment(session, account, 36937, today)  # collectible: $1,000.00
+    rest_on = today + timedelta(days=14)
+
+    first, rest = record_promise_and_rest(
+        session, account, amount_cents=25000, due_on=today, rest_on=rest_on, today=today,
+        now=now, policy=policy, actor="bot",
+    )  # fmt: skip
+    session.commit()
+
+    assert [(p.amount_cents, p.due_on) for p in open_promises(session, account)] == [
+        (25000, today),
+        (75000, rest_on),
+    ]
+    assert [e.data["promise_id"] for e in events(session, "promise")] == [first.id, rest.id]
+
+
+@pytest.mark.parametrize(
+    ("due_days", "rest_days", "amount", "code"),
+    [
+        pytest.param(0, 31, 5000, "rest_date_not_allowed", id="rest-beyond-max-days"),
+        pytest.param(10, 10, 5000, "rest_date_not_allowed", id="rest-same-day-as-first"),
+        pytest.param(10, 5, 5000, "rest_date_not_allowed", id="rest-before-first"),
+        pytest.param(0, 7, DEMO_TOTAL_CENTS - 99, "no_rest", id="less-than-minimum-left"),
+        pytest.param(0, 7, DEMO_TOTAL_CENTS, "no_rest", id="nothing-left"),
+    ],
+)
+def test_a_rest_outside_the_policy_records_neither_promise(
+    session: Session,
+    account: Account,
+    today: date,
+    now: datetime,
+    policy: PlanPolicy,
+    due_days: int,
+    rest_days: int,
+    amount: int,
+    code: str,
+) -> None:
+    with pytest.raises(PolicyViolation) as refused:
+        record_promise_and_rest(
+            session, account, amount_cents=amount, due_on=today + timedelta(days=due_days),
+            rest_on=today + timedelta(days=rest_days), today=today, now=now, policy=policy,
+            actor="bot",
+        )  # fmt: skip
+
+    assert refused.value.code == code
+    assert count(session, Promise) == 0
+    assert events(session, "promise") == []
 
 
 # --- validation, hardship, escalation holds -------------------------------------------------

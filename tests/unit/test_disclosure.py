@@ -266,7 +266,8 @@ PAYMENT_ASKS = {
     "utter_promise_date_too_late", "utter_promise_summary", "utter_promise_recorded",
     "utter_reschedule_done", "utter_reschedule_nothing", "utter_plan_intro",
     "utter_plan_intro_hardship", "utter_ask_plan_choice", "utter_plan_choice_not_understood",
-    "utter_plan_not_recorded",
+    "utter_plan_not_recorded", "utter_promise_summary_with_rest",
+    "utter_promise_recorded_with_rest", "utter_promise_rest_not_noted",
 }  # fmt: skip
 AGENT_PAYMENT_ASKS = {"payment_plan_options"}
 FILLED = {
@@ -275,7 +276,7 @@ FILLED = {
     "discount": "$150.75", "limit": "$25.00", "fits": "$52.67", "every": "a month",
     "next_due": "Wednesday, Jan 6", "due_on": "Tuesday, Dec 15",
     "link": "https://pay.example/pay/abc", "frequency_words": "a month", "old_date": "Dec 1",
-    "new_date": "Dec 9",
+    "new_date": "Dec 9", "rest_amount": "$418.75", "rest_on": "Thursday, Dec 31",
 }  # fmt: skip
 
 

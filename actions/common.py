@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from actions.flows import then
 from bot.config import Settings, load_settings
 from bot.db import session_scope, utcnow
+from bot.domain.dates import format_date
+from bot.domain.money import format_money
 from bot.domain.plans import PlanPolicy
 from bot.domain.verification import is_current
 from bot.models import Account, Conversation
@@ -163,3 +165,12 @@ def ask_to_verify(turn: Turn, *, pending: str | None, explain: bool = True) -> l
         SlotSet("pending_request", request),
         then("verify_form"),
     ]
+
+
+def describe_limit(limit: Any, today: date) -> str:
+    """A policy limit as a reply shows it: a date, an amount (cents), or as it is."""
+    if isinstance(limit, date):
+        return format_date(limit, today)
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        return format_money(limit) if limit >= 100 else str(limit)
+    return str(limit)

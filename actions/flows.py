@@ -36,7 +36,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "action_greet": ("verify_form",),
     "action_start_hardship": ("verify_form", "hardship_form"),
     "action_verify_identity": ("verify_form", *GATED),
-    "action_offer_plans": ("verify_form", "plan_form"),
+    "action_offer_plans": ("verify_form", "plan_form", "promise_form"),
     "action_settlement": ("verify_form", "plan_form", "action_offer_plans"),
     "action_accept_plan": ("plan_form", "action_offer_plans"),
     "action_start_promise": ("verify_form", "promise_form"),

@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import BotAction, Turn, policy
+from actions.common import BotAction, Turn, describe_limit, policy
 from actions.escalation import handoff_events
 from actions.flows import then
 from actions.forms import (
@@ -24,6 +24,7 @@ from actions.forms import (
     yes_no,
 )
 from actions.payment import link_for
+from actions.promises import start_promise
 from bot.domain.dates import format_date, parse_frequency, parse_when
 from bot.domain.money import format_money, parse_amount
 from bot.domain.plans import (
@@ -35,6 +36,7 @@ from bot.domain.plans import (
     parse_split,
     settlement_floor_cents,
 )
+from bot.domain.promises import parse_promise
 from bot.services.errors import Conflict, OnHold
 from bot.services.handoff import HandoffReason
 from bot.services.plans import (
@@ -61,14 +63,6 @@ VIOLATION_RESPONSES = {
     "first_payment_in_past": "utter_plan_first_in_past",
     "frequency_not_allowed": "utter_plan_frequency_not_allowed",
 }
-
-
-def describe_limit(limit: Any, today: date) -> str:
-    if isinstance(limit, date):
-        return format_date(limit, today)
-    if isinstance(limit, int) and not isinstance(limit, bool):
-        return format_money(limit) if limit >= 100 else str(limit)
-    return str(limit)
 
 
 def option_to_slot(option: PlanOption) -> dict[str, Any]:
@@ -166,6 +160,12 @@ class ActionOfferPlans(BotAction):
         if not options:
             turn.say("utter_plan_nothing_due")
             return []
+        split = parse_split(turn.text)
+        said = parse_promise(turn.text, turn.today)
+        if split is None and said.rest_on is not None:
+            # "Can I pay half now and the rest on the 20th?": two dated payments, which is
+            # two promises, not a plan of equal installments
+            return start_promise(turn, said)
         current = next_installment(turn.session, turn.account)
         if current is not None:
             turn.say(
@@ -181,7 +181,7 @@ class ActionOfferPlans(BotAction):
             )
         # "Can I pay half now and half next month?": that plan, to confirm, when the policy
         # takes it; otherwise the options.
-        asked = split_plan(turn, options[0].balance_cents, parse_split(turn.text))
+        asked = split_plan(turn, options[0].balance_cents, split)
         if asked is None:
             say_options(turn, options, hardship=any(o.kind == "hardship" for o in options))
         return [

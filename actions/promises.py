@@ -11,15 +11,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import BotAction, Turn, policy
+from actions.common import BotAction, Turn, describe_limit, policy
 from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_text, requested, yes_no
 from actions.payment import link_for
-from actions.plans import describe_limit
 from bot.domain.dates import format_date
 from bot.domain.money import format_money, parse_amount
 from bot.domain.plans import PolicyViolation
-from bot.domain.promises import parse_promise
+from bot.domain.promises import PromiseWords, parse_promise
 from bot.services.errors import OnHold
 from bot.services.plans import (
     collectible_cents,
@@ -39,22 +38,22 @@ class ActionStartPromise(BotAction):
         return "action_start_promise"
 
     def act(self, turn: Turn) -> list[EventType]:
-        assert turn.account is not None
-        events: list[EventType] = [SlotSet(s, None) for s in SLOTS]
-        # "I'll pay 100 on friday": take what the first message already says.
-        said = parse_promise(turn.text, turn.today)
-        return [*events, *_said_slots(said.amount_cents, said.due_on, said.rest_on)]
+        return start_promise(turn, parse_promise(turn.text, turn.today))
 
 
-def _said_slots(
-    amount_cents: int | None, due_on: date | None, rest_on: date | None
-) -> list[EventType]:
-    events: list[EventType] = []
+def start_promise(turn: Turn, said: PromiseWords) -> list[EventType]:
+    """The promise form, with what the message already says ("I'll pay 100 on friday", "half
+    now and the rest on the 20th") in its slots."""
+    assert turn.account is not None
+    amount_cents = said.amount_cents
+    if said.half:
+        amount_cents = said.first_cents(collectible_cents(turn.session, turn.account, turn.today))
+    events: list[EventType] = [SlotSet(s, None) for s in SLOTS]
     if amount_cents:
         events.append(SlotSet("promise_amount", amount_cents / 100))
-    if due_on:
-        events.append(SlotSet("promise_date", due_on.isoformat()))
-    events += [SlotSet(name, value) for name, value in _rest_slot(rest_on).items()]
+    if said.due_on:
+        events.append(SlotSet("promise_date", said.due_on.isoformat()))
+    events += [SlotSet(name, value) for name, value in _rest_slot(said.rest_on).items()]
     return [*events, then("promise_form")]
 
 

@@ -21,11 +21,21 @@ _REST = re.compile(
 )
 
 
+_HALF = re.compile(r"\bhalf\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class PromiseWords:
     amount_cents: int | None  # None: not said
     due_on: date | None  # None: not said
     rest_on: date | None  # "and the rest on the 15th"; None: nothing said about the rest
+    half: bool = False  # "half now and the rest on the 20th": the first payment is half
+
+    def first_cents(self, balance_cents: int) -> int | None:
+        """The first payment: the amount said, or half the balance (rounded up), or None."""
+        if self.amount_cents is not None or not self.half:
+            return self.amount_cents
+        return -(-balance_cents // 2)
 
 
 def parse_promise(text: str, today: date) -> PromiseWords:
@@ -37,6 +47,7 @@ def parse_promise(text: str, today: date) -> PromiseWords:
         first, rest = text[: m.start()], text[m.end() :]
         rest_on = parse_when(rest, today)
         amount, due_on = parse_amount(first), parse_when(first, today)
-        if rest_on is not None and (amount is not None or due_on is not None):
-            return PromiseWords(amount, due_on, rest_on)
+        half = amount is None and bool(_HALF.search(first))
+        if rest_on is not None and (amount is not None or due_on is not None or half):
+            return PromiseWords(amount, due_on, rest_on, half)
     return PromiseWords(parse_amount(text), parse_when(text, today), None)

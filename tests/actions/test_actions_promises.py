@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from actions.plans import ActionOfferPlans
 from actions.promises import (
     ActionAskPromiseConfirm,
     ActionRecordPromise,
@@ -255,3 +256,24 @@ def test_a_first_payment_of_the_whole_balance_leaves_no_rest_to_note(
 
     assert responses(dispatcher) == ["utter_promise_rest_too_small", "utter_promise_summary"]
     assert dispatcher.messages[1]["amount"] == "$1,369.37"
+
+
+def test_half_now_and_the_rest_on_a_date_asked_as_a_plan_becomes_two_promises(
+    verified, debtor_today, make_tracker, run_action
+):
+    rest_on = debtor_today + timedelta(days=12)
+    text = f"can I pay half now and the rest on {rest_on.month}/{rest_on.day}"
+
+    events, dispatcher = run_action(
+        ActionOfferPlans(), make_tracker(verified, text=text, intent="ask_plan")
+    )
+
+    assert events[-5:] == [
+        *RESET[-1:],
+        slot("promise_amount", 684.69),  # half of $1,369.37, rounded up
+        slot("promise_date", debtor_today.isoformat()),
+        slot("promise_rest_date", rest_on.isoformat()),
+        slot("followup", "promise_form"),
+    ]
+    assert "utter_plan_options_intro" not in responses(dispatcher)
+    assert not any(r and r.startswith("utter_plan_option") for r in responses(dispatcher))

@@ -218,6 +218,22 @@ def test_promise_to_pay_with_a_relative_date_is_confirmed_and_recorded(stack: St
         assert promise is not None and promise.amount_cents == 10000 and promise.due_on.day == 15
 
 
+def test_half_now_and_the_rest_later_asked_as_a_plan_is_two_promises(stack: Stack) -> None:
+    maria = Debtor(stack, MARIA["phone"])
+    maria.says("hi")
+    maria.verify(MARIA["dob"], MARIA["zip"])
+    summary = maria.says("can i do a payment plan, half now and the rest in 10 days")
+    assert "$684.69" in summary and "the rest, $684.68" in summary, maria.transcript
+    assert "YES" in summary and "1)" not in summary, maria.transcript
+    assert "$684.68" in maria.says("yes"), maria.transcript
+    with stack.session() as s:
+        promises = s.scalars(
+            select(Promise).where(Promise.conversation_id == maria.sender).order_by(Promise.due_on)
+        ).all()
+        assert [p.amount_cents for p in promises] == [68469, 68468]
+        assert (promises[1].due_on - promises[0].due_on).days == 10
+
+
 def test_hardship_is_met_with_empathy_recorded_and_followed_by_hardship_options(
     stack: Stack,
 ) -> None:

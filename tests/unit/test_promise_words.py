@@ -31,6 +31,11 @@ TODAY = date(2026, 12, 7)  # a Monday
             id="whats-left-curly-apostrophes",
         ),
         pytest.param(
+            "can I pay half now and the rest on the 20th",
+            PromiseWords(None, TODAY, date(2026, 12, 20), half=True),
+            id="half-now",
+        ),
+        pytest.param(
             "200 on the 10th and the remaining balance on the 28th",
             PromiseWords(20000, date(2026, 12, 10), date(2026, 12, 28)),
             id="remaining-balance",
@@ -55,3 +60,12 @@ def test_a_first_payment_and_the_rest(text: str, expected: PromiseWords) -> None
 )
 def test_otherwise_one_promise(text: str, expected: PromiseWords) -> None:
     assert parse_promise(text, TODAY) == expected
+
+
+def test_half_is_half_the_balance_rounded_up_and_a_said_amount_is_kept() -> None:
+    half = parse_promise("half now and the rest on the 20th", TODAY)
+    said = parse_promise("100 now and the rest on the 20th", TODAY)
+
+    assert (half.first_cents(10499), half.first_cents(10000)) == (5250, 5000)
+    assert said.first_cents(10499) == 10000
+    assert parse_promise("i can pay later", TODAY).first_cents(10499) is None

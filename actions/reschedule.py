@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import BotAction, Turn, policy
 from actions.flows import then
 from actions.forms import ServiceFormValidation, answering, latest_intent, latest_text, requested
-from bot.domain.dates import format_date, requested_date
+from bot.domain.dates import asks_when, format_date, requested_date
 from bot.domain.money import format_money
 from bot.services.errors import (
     NothingToReschedule,
@@ -57,6 +57,15 @@ class ActionReschedulePayment(BotAction):
             new_date: date | None = date.fromisoformat(answer)
         else:
             new_date = requested_date(turn.text, turn.today, payment.due_on)
+        upcoming = next_due_payment(turn.session, turn.account)
+        if new_date is None and upcoming is not None and asks_when(turn.text):
+            # "When is my next payment due?": the date, not a question about a new one
+            turn.say(
+                "utter_next_payment",
+                amount=format_money(upcoming.amount_cents),
+                due_on=format_date(upcoming.due_on, turn.today),
+            )
+            return reset
         if new_date is None:
             return [*reset, then("reschedule_form")]
         try:

@@ -366,6 +366,22 @@ def requested_date(text: str, today: date, current: date | None) -> date | None:
     return current + delay if delay is not None else None
 
 
+_ASKS_WHEN = re.compile(
+    r"\b(?:whens?|what(?:'?s|\s+is)?\s+(?:the\s+)?(?:day|date)|which\s+(?:day|date)|due\s+date)\b"
+)
+_MOVE_WORDS = re.compile(
+    r"\b(?:move|change|push|pushed|reschedul\w*|delay|postpone|later|earlier|extend|switch|"
+    r"different|another|instead)\b"
+)
+
+
+def asks_when(text: str) -> bool:
+    """ "When is my next payment due?": a question about a payment's date, not a wish to
+    move it ("when can I move it?" and "can I change the date?" are the latter)."""
+    t = _normalize(text)
+    return bool(_ASKS_WHEN.search(t)) and not _MOVE_WORDS.search(t)
+
+
 # ----------------------------------------------------------------------------- frequency
 
 _BIWEEKLY = re.compile(

@@ -332,3 +332,20 @@ def test_form_question_is_asked_again_after_an_answer_to_another_question(
     _, dispatcher = run_action(ActionAskRescheduleDate(), tracker)
 
     assert responses(dispatcher) == ["utter_reschedule_ask_date"]
+
+
+def test_when_is_my_next_payment_due_is_answered_with_its_date(
+    session, plan, verified, debtor_today, make_tracker, run_action
+):
+    due = first_due(session, plan)
+    tracker = make_tracker(
+        verified, text="when is my next payment due?", intent="reschedule_payment"
+    )
+
+    events, dispatcher = run_action(ActionReschedulePayment(), tracker)
+
+    assert events == [*GATE_CLEARED, CLEARED]  # no form: nothing is asked
+    assert responses(dispatcher) == ["utter_next_payment"]
+    assert dispatcher.messages[0]["amount"] == "$250.00"
+    assert dispatcher.messages[0]["due_on"] == format_date(due, debtor_today)
+    assert first_due(session, plan) == due  # nothing moved

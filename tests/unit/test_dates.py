@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.dates import (
     age_on,
+    asks_when,
     format_clock,
     format_date,
     parse_dob,
@@ -513,3 +514,26 @@ def test_format_date_writes_weekday_month_and_day_and_the_year_when_it_differs(
 )
 def test_format_clock_is_the_12_hour_clock_in_english(t: time, text: str) -> None:
     assert format_clock(t) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("when is my next payment due?", True),
+        ("whens my payment", True),
+        ("what day is my payment due", True),
+        ("which date do i have to pay by", True),
+        ("whats the date of my next payment", True),
+        ("what is the day my payment comes out", True),
+        ("my due date?", True),
+        ("can i change my due date", False),
+        ("when can i move my payment", False),
+        ("can i change the date of my payment", False),
+        ("push it back a week", False),
+        ("when is the next one, can it be later", False),
+    ],
+)
+def test_asks_when_is_a_question_about_the_date_not_a_wish_to_move_it(
+    text: str, asks: bool
+) -> None:
+    assert asks_when(text) is asks

@@ -218,6 +218,20 @@ def test_promise_to_pay_with_a_relative_date_is_confirmed_and_recorded(stack: St
         assert promise is not None and promise.amount_cents == 10000 and promise.due_on.day == 15
 
 
+def test_when_is_my_next_payment_due_gets_its_date_and_moves_nothing(stack: Stack) -> None:
+    james = Debtor(stack, JAMES["phone"])
+    james.says("I get paid on the 15th, can i pay 100 then")
+    james.says(JAMES["dob"])
+    james.says(JAMES["ssn4"])
+    james.says("yes")
+    reply = james.says("when is my next payment due?")
+    assert "Your next payment is $100.00, due" in reply and "15" in reply, james.transcript
+    assert "What date" not in reply, james.transcript
+    with stack.session() as s:
+        promise = s.scalar(select(Promise).where(Promise.conversation_id == james.sender))
+        assert promise is not None and promise.due_on.day == 15
+
+
 def test_half_now_and_the_rest_later_asked_as_a_plan_is_two_promises(stack: Stack) -> None:
     maria = Debtor(stack, MARIA["phone"])
     maria.says("hi")

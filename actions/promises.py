@@ -22,6 +22,7 @@ from bot.domain.promises import PromiseWords, parse_promise
 from bot.services.errors import OnHold
 from bot.services.plans import (
     collectible_cents,
+    open_promises,
     promise_rest_cents,
     record_promise,
     record_promise_and_rest,
@@ -150,10 +151,17 @@ class ActionAskPromiseConfirm(BotAction):
         return "action_ask_promise_confirm"
 
     def act(self, turn: Turn) -> list[EventType]:
+        assert turn.account is not None
         amount, due, rest_on = _promised(turn)
+        # What is already promised stays: said first, so the new one is not taken for a change
+        for earlier in open_promises(turn.session, turn.account):
+            turn.say(
+                "utter_promise_existing",
+                amount=format_money(earlier.amount_cents),
+                due_on=format_date(earlier.due_on, turn.today),
+            )
         values = {"amount": format_money(amount), "due_on": format_date(due, turn.today)}
         if rest_on is not None:
-            assert turn.account is not None
             try:
                 rest = promise_rest_cents(
                     turn.session, turn.account, amount_cents=amount, due_on=due,

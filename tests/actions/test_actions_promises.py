@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from actions.common import policy
 from actions.plans import ActionOfferPlans
 from actions.promises import (
     ActionAskPromiseConfirm,
@@ -14,8 +15,10 @@ from actions.promises import (
     ActionStartPromise,
     ValidatePromiseForm,
 )
+from bot.db import utcnow
 from bot.domain.dates import format_date, parse_when
 from bot.models import Promise
+from bot.services.plans import record_promise
 from tests.actions.conftest import GATE_CLEARED, responses, slot
 
 RESET = [
@@ -277,3 +280,26 @@ def test_half_now_and_the_rest_on_a_date_asked_as_a_plan_becomes_two_promises(
     ]
     assert "utter_plan_options_intro" not in responses(dispatcher)
     assert not any(r and r.startswith("utter_plan_option") for r in responses(dispatcher))
+
+
+def test_the_confirmation_first_names_what_is_already_promised(
+    session, verified, demo_account, debtor_today, make_tracker, run_action
+):
+    earlier = debtor_today + timedelta(days=3)
+    record_promise(
+        session, demo_account, amount_cents=5000, due_on=earlier, today=debtor_today,
+        now=utcnow(), policy=policy(), actor="bot",
+    )  # fmt: skip
+    due = debtor_today + timedelta(days=9)
+    tracker = make_tracker(
+        verified, slots={"promise_amount": 100.0, "promise_date": due.isoformat()}
+    )
+
+    _, dispatcher = run_action(ActionAskPromiseConfirm(), tracker)
+
+    assert responses(dispatcher) == ["utter_promise_existing", "utter_promise_summary"]
+    existing = dispatcher.messages[0]
+    assert (existing["amount"], existing["due_on"]) == (
+        "$50.00",
+        format_date(earlier, debtor_today),
+    )

@@ -268,6 +268,7 @@ PAYMENT_ASKS = {
     "utter_plan_intro_hardship", "utter_ask_plan_choice", "utter_plan_choice_not_understood",
     "utter_plan_not_recorded", "utter_promise_summary_with_rest",
     "utter_promise_recorded_with_rest", "utter_promise_rest_not_noted", "utter_next_payment",
+    "utter_promise_existing",
 }  # fmt: skip
 AGENT_PAYMENT_ASKS = {"payment_plan_options"}
 FILLED = {

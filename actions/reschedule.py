@@ -57,8 +57,11 @@ class ActionReschedulePayment(BotAction):
             new_date: date | None = date.fromisoformat(answer)
         else:
             new_date = requested_date(turn.text, turn.today, payment.due_on)
-        upcoming = next_due_payment(turn.session, turn.account)
-        if new_date is None and upcoming is not None and asks_when(turn.text):
+        if (
+            new_date is None
+            and asks_when(turn.text)
+            and (upcoming := next_due_payment(turn.session, turn.account)) is not None
+        ):
             # "When is my next payment due?": the date, not a question about a new one
             turn.say(
                 "utter_next_payment",
